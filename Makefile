@@ -1,0 +1,25 @@
+# The README's two commands: `make run` and `make test`.
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3
+
+.PHONY: install run test migrate clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+## run: set up (venv, migrations, demo school) and serve the portal with a Celery worker and beat.
+run: install
+	bin/run
+
+## test: the whole suite (PostgreSQL when DATABASE_URL is set or a server answers on localhost:5432).
+test: install
+	bin/test
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache

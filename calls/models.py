@@ -1,0 +1,1 @@
+"""Call records and device authorizations arrive with issue 3."""

@@ -1,0 +1,71 @@
+"""Fixtures shared by every app's tests, and the rules of the suite.
+
+- Tests marked ``postgres`` need PostgreSQL; on SQLite they are skipped with that reason.
+- With ``PORTAL_FORBID_SKIPS=1`` (CI) a run with any skipped test fails.
+"""
+import os
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from contacts.services import parent_login
+from portal.tests.fake_wechat import FakeWeChat
+
+
+def pytest_collection_modifyitems(config, items):
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL or run a server on localhost:5432")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get("PORTAL_FORBID_SKIPS") != "1":
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if skipped:
+        reporter.write_line(f"PORTAL_FORBID_SKIPS: {skipped} test(s) skipped; every test must run in CI.", red=True)
+        session.exitstatus = 1
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def api():
+    """An unauthenticated DRF test client."""
+    return APIClient()
+
+
+@pytest.fixture
+def fake_wechat(settings):
+    """A local fake WeChat HTTP server; settings point the portal's WeChat client at it."""
+    server = FakeWeChat().start()
+    settings.WECHAT_API_BASE_URL = server.base_url
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def parent_api(fake_wechat):
+    """``parent_api(openid)`` → a DRF client logged in as that parent through the fake WeChat login."""
+
+    def make(openid: str) -> APIClient:
+        code = f"code-{openid}"
+        fake_wechat.sessions[code] = {"openid": openid, "session_key": "k"}
+        result = parent_login(code=code)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {result.token}")
+        client.parent = result.parent
+        return client
+
+    return make

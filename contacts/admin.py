@@ -1,0 +1,111 @@
+"""Django admin of parents, contacts, share links, bind events and tokens.
+
+Rows reach their school through the student (``school_path``); a parent is visible to a staff
+user only when bound to one of its school's students.
+"""
+from django.contrib import admin
+
+from schools.admin import SchoolScopedAdmin, staff_school_id
+
+from .models import BindEvent, Contact, Parent, ParentToken, ShareLink
+
+
+class ReadOnlyAdmin(SchoolScopedAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ContactInline(admin.TabularInline):
+    model = Contact
+    fk_name = "parent"
+    fields = ["student", "role", "relation", "bound_via", "bound_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request).select_related("student")
+        school_id = staff_school_id(request)
+        return qs if school_id is None else qs.filter(student__school_id=school_id)
+
+
+@admin.register(Parent)
+class ParentAdmin(admin.ModelAdmin):
+    list_display = ["openid", "nickname", "voip_scope_granted", "voip_scope_updated_at", "last_login_at", "created_at"]
+    list_filter = ["voip_scope_granted"]
+    search_fields = ["openid", "nickname"]
+    readonly_fields = ["openid", "unionid", "voip_scope_granted", "voip_scope_updated_at", "last_login_at", "created_at"]
+    inlines = [ContactInline]
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        school_id = staff_school_id(request)
+        if school_id is None:
+            return qs
+        return qs.filter(contacts__student__school_id=school_id).distinct()
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Contact)
+class ContactAdmin(ReadOnlyAdmin):
+    school_path = "student__school"
+    list_display = ["student", "parent", "role", "relation", "bound_via", "bound_at"]
+    list_filter = ["role", "bound_via", "student__school"]
+    search_fields = ["student__user_id", "student__name", "parent__openid", "parent__nickname"]
+    list_select_related = ["student", "parent"]
+    show_full_result_count = False
+
+
+@admin.register(ShareLink)
+class ShareLinkAdmin(ReadOnlyAdmin):
+    school_path = "student__school"
+    list_display = ["student", "issued_by", "state", "created_at", "expires_at", "revoked_at"]
+    list_filter = ["state", "student__school"]
+    search_fields = ["student__user_id", "student__name", "issued_by__openid"]
+    list_select_related = ["student", "issued_by"]
+    exclude = ["token_hash"]
+
+
+@admin.register(BindEvent)
+class BindEventAdmin(ReadOnlyAdmin):
+    school_path = "student__school"
+    list_display = ["created_at", "type", "user_id", "openid", "errMsg"]
+    list_filter = ["type", "created_at"]
+    search_fields = ["user_id", "openid", "student__name"]
+    list_select_related = ["student"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+
+@admin.register(ParentToken)
+class ParentTokenAdmin(admin.ModelAdmin):
+    """Superusers only: tokens are not a school's business. Revoking works by setting ``revoked_at``."""
+
+    list_display = ["parent", "created_at", "expires_at", "revoked_at"]
+    search_fields = ["parent__openid"]
+    list_select_related = ["parent"]
+    fields = ["parent", "created_at", "expires_at", "revoked_at"]
+    readonly_fields = ["parent", "created_at", "expires_at"]
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,172 @@
+"""Parents, their binding to students as contacts, share links and bindContact events.
+
+Source: seed 003 §2 (binding, contact list, delete, transfer, events), REFERENCE.md §2-§3.
+The invariants that must never be false are database constraints; the contact limit is kept
+by locking the student row (see ``contacts.services``).
+"""
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from schools.models import Student
+from schools.validators import wechat_id_validator
+
+
+class Parent(models.Model):
+    """A WeChat user of the parents' mini-program, known by its ``openid`` (REFERENCE.md §1)."""
+
+    openid = models.CharField(_("openid"), max_length=128, unique=True, validators=[wechat_id_validator])
+    unionid = models.CharField(_("unionid"), max_length=128, blank=True)
+    nickname = models.CharField(_("nickname"), max_length=64, blank=True)
+    voip_scope_granted = models.BooleanField(_("scope.voip granted"), default=False)
+    voip_scope_updated_at = models.DateTimeField(_("scope.voip updated at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    last_login_at = models.DateTimeField(_("last login"), null=True, blank=True)
+
+    # A parent authenticates the REST API (request.user); DRF and Django ask these.
+    is_authenticated = True
+    is_anonymous = False
+
+    class Meta:
+        verbose_name = _("parent")
+        verbose_name_plural = _("parents")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.nickname or self.openid
+
+
+class ParentToken(models.Model):
+    """A bearer token of the mini-program, stored as a SHA-256 digest; expires and can be revoked."""
+
+    parent = models.ForeignKey(Parent, on_delete=models.CASCADE, related_name="tokens", verbose_name=_("parent"))
+    token_hash = models.CharField(_("token digest"), max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("parent token")
+        verbose_name_plural = _("parent tokens")
+        indexes = [models.Index(fields=["expires_at"], name="parent_token_expires_idx")]
+
+    def __str__(self):
+        return f"{self.parent.openid} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class Contact(models.Model):
+    """A parent bound to a student: the student may call it (seed 003 §2.1).
+
+    ``role`` 1 is the admin contact (``is_ad``), the only one who may share links, delete
+    contacts and transfer the role; PostgreSQL keeps one contact per (student, parent) and at
+    most one admin per student.
+    """
+
+    class Role(models.IntegerChoices):
+        ORDINARY = 0, _("ordinary contact")
+        ADMIN = 1, _("admin")
+
+    class BoundVia(models.TextChoices):
+        ADMIN_BINDING = "admin", _("admin binding")
+        SHARE_LINK = "share_link", _("share link")
+        STAFF = "staff", _("school staff")
+
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="contacts", verbose_name=_("student"))
+    parent = models.ForeignKey(Parent, on_delete=models.CASCADE, related_name="contacts", verbose_name=_("parent"))
+    role = models.PositiveSmallIntegerField(_("role"), choices=Role.choices, default=Role.ORDINARY)
+    relation = models.CharField(_("relation"), max_length=16, blank=True, help_text=_("For example 爸爸, 妈妈, 爷爷."))
+    bound_via = models.CharField(_("bound via"), max_length=16, choices=BoundVia.choices)
+    share_link = models.ForeignKey(
+        "ShareLink", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("share link")
+    )
+    bound_at = models.DateTimeField(_("bound at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("contact")
+        verbose_name_plural = _("contacts")
+        ordering = ["student", "-role", "bound_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["student", "parent"], name="contact_unique_student_parent"),
+            models.UniqueConstraint(fields=["student"], condition=Q(role=1), name="contact_one_admin_per_student"),
+            models.CheckConstraint(condition=Q(role__in=[0, 1]), name="contact_role_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.parent} → {self.student}"
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == self.Role.ADMIN
+
+
+class ShareLink(models.Model):
+    """A link an admin contact shares so that another parent can bind (getBindContactPath, seed 003 §2.1).
+
+    The token (256 random bits) is returned once and stored as a SHA-256 digest. A link may bind
+    several parents until it expires (``expires_at``, school setting ``share_link_ttl``), is revoked,
+    or its issuer stops being the student's admin.
+    """
+
+    class State(models.TextChoices):
+        ACTIVE = "active", _("active")
+        EXPIRED = "expired", _("expired")
+        REVOKED = "revoked", _("revoked")
+
+    token_hash = models.CharField(_("token digest"), max_length=64, unique=True, editable=False)
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="share_links", verbose_name=_("student"))
+    issued_by = models.ForeignKey(Parent, on_delete=models.CASCADE, related_name="share_links", verbose_name=_("issued by"))
+    user_name = models.CharField(_("student name shown"), max_length=64, blank=True)
+    user_avatar = models.URLField(_("student avatar shown"), max_length=500, blank=True)
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.ACTIVE)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("share link")
+        verbose_name_plural = _("share links")
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(expires_at__gt=models.F("created_at")), name="share_link_expires_after_created"),
+        ]
+        indexes = [
+            models.Index(fields=["expires_at"], condition=Q(state="active"), name="share_link_active_expiry_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.student} · {self.get_state_display()}"
+
+
+class BindEvent(models.Model):
+    """Every bindContact outcome, as the plugin's ``onVoipEvent`` reports it (seed 003 §2.5)."""
+
+    class Type(models.TextChoices):
+        SUCCESS = "success", _("bound")
+        UNBIND = "unbind", _("not bound to this student")
+        BINDED = "binded", _("already bound")
+        EXPIRE = "expire", _("share link expired")
+        OVERLOAD = "overload", _("contact limit reached")
+        INVALID = "invalid", _("share link invalid")
+        AUTH = "auth", _("scope.voip not granted")
+        CANCEL = "cancel", _("contact unbound")
+
+    type = models.CharField(_("type"), max_length=16, choices=Type.choices)
+    errMsg = models.CharField(_("errMsg"), max_length=255)  # noqa: N815 — WeChat's field name
+    user_id = models.CharField(_("user_id"), max_length=128, blank=True)
+    openid = models.CharField(_("openid"), max_length=128)
+    student = models.ForeignKey(
+        Student, on_delete=models.SET_NULL, null=True, blank=True, related_name="bind_events", verbose_name=_("student")
+    )
+    share_link = models.ForeignKey(
+        ShareLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="bind_events", verbose_name=_("share link")
+    )
+    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("bind event")
+        verbose_name_plural = _("bind events")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.type} {self.openid} → {self.user_id}"

@@ -1,0 +1,13 @@
+"""Test settings: fast password hashing, no throttling surprises, secrets that are only for tests."""
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+
+from .settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+WECHAT_APPID = "wx_test_appid"
+WECHAT_SECRET = "wx_test_secret"
+WECHAT_API_BASE_URL = "http://127.0.0.1:9"  # tests that talk to WeChat start a fake server
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+SECURE_SSL_REDIRECT = False

@@ -1,0 +1,21 @@
+"""URL map: admin, the mini-program API (/api/v1/), the WeChat-compatible API, OpenAPI docs."""
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from contacts.apis_wechat import VoipContactListApi
+from schools.apis import AccessTokenApi
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("contacts.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="schema", authentication_classes=[], permission_classes=[]),
+        name="swagger-ui",
+    ),
+    # WeChat-compatible server-to-server API: code written for api.weixin.qq.com can point here.
+    path("cgi-bin/token", AccessTokenApi.as_view(), name="wechat-token"),
+    path("wxa/business/getvoipcontactlist", VoipContactListApi.as_view(), name="wechat-getvoipcontactlist"),
+]

@@ -1,0 +1,20 @@
+import secrets
+
+from django.core.management.base import BaseCommand
+
+from schools.demo.loader import demo_school_load
+
+
+class Command(BaseCommand):
+    help = "Load (or refresh) the demo school from the shipped roster and print the staff login."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--password", default="", help="Staff password (default: a new random one).")
+
+    def handle(self, *args, password, **options):
+        summary = demo_school_load(staff_password=password or secrets.token_urlsafe(12))
+        out = self.stdout.write
+        out(self.style.SUCCESS(f"Demo school {summary.school.name} ({summary.school.code}) loaded:"))
+        out(f"  {summary.students} students, {summary.devices} devices in {summary.groups} device groups")
+        out(f"  Staff login:  http://127.0.0.1:8000/admin/  user {summary.staff_username}  password {summary.staff_password}")
+        out(f"  Vendor API:   appid {summary.api_appid}  secret {summary.api_secret}")

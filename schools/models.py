@@ -1,0 +1,288 @@
+"""Schools, their devices and students, the staff who run them and the vendors' API clients.
+
+Source of names and limits: REFERENCE.md §1 (who is who), §5 (device groups), seed 003.
+"""
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .validators import (
+    DEVICE_NAME_MAX_CHARS,
+    GROUP_NAME_MAX_BYTES,
+    MaxUtf8BytesValidator,
+    sn_validator,
+    wechat_id_validator,
+)
+
+CONTACT_LIMIT_MAX = 100
+SHARE_LINK_TTL_MAX_HOURS = 30 * 24
+GROUP_CAPACITY_DEFAULT = 50  # REFERENCE.md §1: 50 devices per group, 200 after expansion
+GROUP_CAPACITY_MAX = 200
+
+
+class School(models.Model):
+    """A school: the tenant. Its settings bound what its parents may do (REFERENCE.md §3)."""
+
+    name = models.CharField(_("name"), max_length=100)
+    code = models.SlugField(_("code"), max_length=32, unique=True, help_text=_("Short unique code."))
+    contact_limit = models.PositiveSmallIntegerField(
+        _("contact limit"),
+        default=10,
+        validators=[MinValueValidator(1), MaxValueValidator(CONTACT_LIMIT_MAX)],
+        help_text=_("Most contacts (admin included) one student may have."),
+    )
+    share_link_ttl = models.PositiveSmallIntegerField(
+        _("share link lifetime (hours)"),
+        default=24,
+        validators=[MinValueValidator(1), MaxValueValidator(SHARE_LINK_TTL_MAX_HOURS)],
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("school")
+        verbose_name_plural = _("schools")
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(contact_limit__gte=1, contact_limit__lte=CONTACT_LIMIT_MAX),
+                name="school_contact_limit_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(share_link_ttl__gte=1, share_link_ttl__lte=SHARE_LINK_TTL_MAX_HOURS),
+                name="school_share_link_ttl_range",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class DeviceGroup(models.Model):
+    """A WeChat device group: authorizing it authorizes each device in it (REFERENCE.md §1, seed 000 §3)."""
+
+    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="device_groups", verbose_name=_("school"))
+    name = models.CharField(
+        _("name"),
+        max_length=GROUP_NAME_MAX_BYTES,
+        validators=[MaxUtf8BytesValidator(GROUP_NAME_MAX_BYTES)],
+        help_text=_("1-32 bytes, fixed at creation; shown to parents when they authorize the group."),
+    )
+    group_id = models.CharField(_("group_id"), max_length=64, unique=True, help_text=_("Issued by WeChat."))
+    model_type = models.CharField(_("device type"), max_length=32, help_text=_("For example 校园电话."))
+    capacity = models.PositiveSmallIntegerField(
+        _("capacity"),
+        default=GROUP_CAPACITY_DEFAULT,
+        validators=[MinValueValidator(1), MaxValueValidator(GROUP_CAPACITY_MAX)],
+        help_text=_("Most devices in the group: 50, or 200 after WeChat expanded it."),
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("device group")
+        verbose_name_plural = _("device groups")
+        ordering = ["school", "name"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(name=""), name="device_group_name_not_empty"),
+            models.CheckConstraint(
+                condition=Q(capacity__gte=1, capacity__lte=GROUP_CAPACITY_MAX), name="device_group_capacity_range"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Device(models.Model):
+    """A campus phone, known to WeChat by ``(sn, model_id)`` (REFERENCE.md §1)."""
+
+    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="devices", verbose_name=_("school"))
+    group = models.ForeignKey(
+        DeviceGroup,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="devices",
+        verbose_name=_("device group"),
+    )
+    sn = models.CharField(_("sn"), max_length=128, validators=[sn_validator])
+    model_id = models.CharField(_("model_id"), max_length=64)
+    device_name = models.CharField(
+        _("device name"),
+        max_length=DEVICE_NAME_MAX_CHARS,
+        help_text=_("At most 13 characters; parents see it followed by the device type."),
+    )
+    model_type = models.CharField(_("device type"), max_length=32, default="校园电话")
+    location = models.CharField(_("location"), max_length=100, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("device")
+        verbose_name_plural = _("devices")
+        ordering = ["school", "sn"]
+        constraints = [
+            models.UniqueConstraint(fields=["sn", "model_id"], name="device_unique_sn_model_id"),
+            models.CheckConstraint(condition=~Q(device_name=""), name="device_name_not_empty"),
+        ]
+
+    def __str__(self):
+        return f"{self.device_name} ({self.sn})"
+
+    @property
+    def display_name(self) -> str:
+        """What WeChat shows the parent: ``deviceName`` + device type, e.g. ``iot 校园电话`` (seed 000 §1)."""
+        return f"{self.device_name} {self.model_type}"
+
+    def clean(self):
+        """A group takes devices of its own school and device type, up to its capacity (REFERENCE.md §1)."""
+        super().clean()
+        if self.group_id is None:
+            return
+        group = self.group
+        errors = {}
+        if self.school_id and group.school_id != self.school_id:
+            errors["group"] = _("The device group belongs to another school.")
+        elif group.model_type != self.model_type:
+            errors["group"] = _("The device group only takes devices of type %(model_type)s.") % {
+                "model_type": group.model_type
+            }
+        else:
+            others = group.devices.exclude(pk=self.pk).count()
+            if others >= group.capacity:
+                errors["group"] = _("The device group is full (%(capacity)d devices).") % {"capacity": group.capacity}
+        if errors:
+            raise ValidationError(errors)
+
+
+class Student(models.Model):
+    """A student, identified by the WeChat Pay face-recognition ``user_id`` (REFERENCE.md §1)."""
+
+    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="students", verbose_name=_("school"))
+    user_id = models.CharField(_("user_id"), max_length=128, unique=True, validators=[wechat_id_validator])
+    name = models.CharField(_("name"), max_length=64)
+    grade = models.CharField(_("grade"), max_length=32, blank=True)
+    class_name = models.CharField(_("class"), max_length=32, blank=True)
+    student_number = models.CharField(_("student number"), max_length=32, blank=True)
+    avatar_url = models.URLField(_("avatar URL"), max_length=500, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("student")
+        verbose_name_plural = _("students")
+        ordering = ["school", "grade", "class_name", "student_number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["school", "student_number"],
+                condition=~Q(student_number=""),
+                name="student_unique_number_per_school",
+            ),
+            models.CheckConstraint(condition=~Q(user_id=""), name="student_user_id_not_empty"),
+        ]
+        indexes = [models.Index(fields=["school", "grade", "class_name"], name="student_school_class_idx")]
+
+    def __str__(self):
+        return f"{self.name} ({self.class_name or self.user_id})"
+
+
+class StaffMembership(models.Model):
+    """Ties a Django staff user to the one school whose rows it may see."""
+
+    class Role(models.TextChoices):
+        ADMIN = "admin", _("school administrator")
+        VIEWER = "viewer", _("read-only viewer")
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_membership", verbose_name=_("user")
+    )
+    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="staff", verbose_name=_("school"))
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.ADMIN)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("staff membership")
+        verbose_name_plural = _("staff memberships")
+
+    def __str__(self):
+        return f"{self.user} @ {self.school}"
+
+
+class ApiClient(models.Model):
+    """A device vendor's backend, allowed to call the WeChat-compatible API for one school.
+
+    ``appid`` is public; the secret is shown once when issued and stored only as a SHA-256 digest.
+    """
+
+    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="api_clients", verbose_name=_("school"))
+    name = models.CharField(_("name"), max_length=100)
+    appid = models.CharField(_("appid"), max_length=32, unique=True)
+    secret_hash = models.CharField(_("secret digest"), max_length=64, editable=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    # The client authenticates the WeChat-compatible API (request.user); DRF asks this.
+    is_authenticated = True
+
+    class Meta:
+        verbose_name = _("API client")
+        verbose_name_plural = _("API clients")
+        ordering = ["school", "name"]
+
+    def __str__(self):
+        return f"{self.name} ({self.appid})"
+
+
+class ApiAccessToken(models.Model):
+    """An ``access_token`` issued by ``/cgi-bin/token``; valid for 7200 s (REFERENCE.md §5)."""
+
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="access_tokens", verbose_name=_("API client"))
+    token_hash = models.CharField(_("token digest"), max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+
+    class Meta:
+        verbose_name = _("API access token")
+        verbose_name_plural = _("API access tokens")
+        indexes = [models.Index(fields=["expires_at"], name="api_token_expires_idx")]
+
+    def __str__(self):
+        return f"{self.client.appid} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class AuditLog(models.Model):
+    """Who changed what, when and why: one row per state change, written in the change's transaction."""
+
+    class Action(models.TextChoices):
+        ADMIN_BOUND = "admin_bound", _("admin contact bound")
+        CONTACT_BOUND = "contact_bound", _("contact bound through a share link")
+        CONTACT_DELETED = "contact_deleted", _("contact deleted by the admin")
+        CONTACT_UNBOUND = "contact_unbound", _("contact unbound itself")
+        ADMIN_TRANSFERRED = "admin_transferred", _("admin role transferred")
+        SHARE_LINK_CREATED = "share_link_created", _("share link created")
+        VOIP_SCOPE_CHANGED = "voip_scope_changed", _("scope.voip changed")
+        API_SECRET_ISSUED = "api_secret_issued", _("API client secret issued")
+
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="audit_logs", null=True, blank=True, verbose_name=_("school"))
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="audit_logs", null=True, blank=True, verbose_name=_("student"))
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("staff user")
+    )
+    actor_openid = models.CharField(_("acting openid"), max_length=128, blank=True)
+    action = models.CharField(_("action"), max_length=32, choices=Action.choices)
+    reason = models.TextField(_("reason"), blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+
+    class Meta:
+        verbose_name = _("audit record")
+        verbose_name_plural = _("audit records")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.get_action_display()} @ {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,61 @@
+import factory
+
+from schools.models import Device, DeviceGroup, School, StaffMembership, Student
+
+
+class SchoolFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = School
+
+    name = factory.Sequence(lambda n: f"第{n}实验小学")
+    code = factory.Sequence(lambda n: f"school{n}")
+
+
+class DeviceGroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DeviceGroup
+
+    school = factory.SubFactory(SchoolFactory)
+    name = factory.Sequence(lambda n: f"教学楼{n}")
+    group_id = factory.Sequence(lambda n: f"grp_{n:012x}")
+    model_type = "校园电话"
+
+
+class DeviceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Device
+
+    school = factory.SubFactory(SchoolFactory)
+    sn = factory.Sequence(lambda n: f"SN-{n:06d}")
+    model_id = "mdl_campusphone_v2"
+    device_name = factory.Sequence(lambda n: f"{n % 9 + 1}楼走廊")
+    model_type = "校园电话"
+
+
+class StudentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Student
+
+    school = factory.SubFactory(SchoolFactory)
+    user_id = factory.Sequence(lambda n: f"wxfp_{n:024x}")
+    name = factory.Iterator(["王子涵", "李思琪", "张浩宇", "刘欣怡", "陈一诺"])
+    grade = "三年级"
+    class_name = "三年级2班"
+    student_number = factory.Sequence(lambda n: f"2024{n:04d}")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "auth.User"
+        django_get_or_create = ["username"]
+
+    username = factory.Sequence(lambda n: f"staff{n}")
+    is_staff = True
+
+
+class StaffMembershipFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StaffMembership
+
+    user = factory.SubFactory(UserFactory)
+    school = factory.SubFactory(SchoolFactory)

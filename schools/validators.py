@@ -1,0 +1,41 @@
+"""Field shapes fixed by WeChat (REFERENCE.md §1, §5)."""
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.utils.deconstruct import deconstructible
+from django.utils.translation import gettext_lazy as _
+
+SN_MAX_BYTES = 128
+DEVICE_NAME_MAX_CHARS = 13
+GROUP_NAME_MAX_BYTES = 32
+
+# sn: at most 128 bytes of [0-9A-Za-z_-] (REFERENCE.md §1; WeChat 9800001/9800002).
+sn_validator = RegexValidator(
+    r"\A[0-9A-Za-z_-]{1,128}\Z",
+    _("sn must be 1-128 characters of 0-9, A-Z, a-z, '_' and '-'."),
+    code="invalid_sn",
+)
+# user_id and openid are opaque WeChat strings; this only keeps out whitespace and control bytes.
+wechat_id_validator = RegexValidator(
+    r"\A[0-9A-Za-z_\-.@=+/]{1,128}\Z",
+    _("Must be 1-128 characters of letters, digits and _-.@=+/."),
+    code="invalid_wechat_id",
+)
+
+
+@deconstructible
+class MaxUtf8BytesValidator:
+    """Rejects strings longer than ``limit`` bytes in UTF-8 (WeChat counts group names in bytes)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+
+    def __call__(self, value: str):
+        if len(value.encode("utf-8")) > self.limit:
+            raise ValidationError(
+                _("Must be at most %(limit)d bytes in UTF-8 (a Chinese character takes 3)."),
+                code="too_many_bytes",
+                params={"limit": self.limit},
+            )
+
+    def __eq__(self, other):
+        return isinstance(other, MaxUtf8BytesValidator) and other.limit == self.limit
