@@ -1,0 +1,109 @@
+"""Binding under real concurrency: PostgreSQL, real threads, one connection each."""
+import random
+from datetime import timedelta
+import threading
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from contacts import services
+from contacts.models import BindEvent, Contact, ShareLink
+from contacts.tests.factories import ContactFactory, ParentFactory
+from portal.errors import ApplicationError
+from schools.models import AuditLog
+from schools.tests.factories import SchoolFactory, StudentFactory
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def run_threads(n: int, target) -> list:
+    """Run ``target(i)`` in ``n`` threads released together; returns results (or exceptions) by index."""
+    barrier = threading.Barrier(n)
+    results = [None] * n
+
+    def work(i):
+        try:
+            barrier.wait()
+            results[i] = target(i)
+        except Exception as exc:  # noqa: BLE001 — collected and asserted by the caller
+            results[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results
+
+
+def test_forty_parents_binding_at_once_never_exceed_the_limit():
+    student = StudentFactory(school=SchoolFactory(contact_limit=5))
+    admin = ContactFactory(student=student, role=Contact.Role.ADMIN)
+    _, token = services.share_link_create(parent=admin.parent, user_id=student.user_id)
+    parents = [ParentFactory() for _ in range(40)]
+
+    outcomes = run_threads(40, lambda i: services.share_link_bind(parent=parents[i], token=token).type)
+
+    assert sorted(set(outcomes)) == ["overload", "success"], outcomes
+    # The limit counts the admin: 1 admin + 4 bound by the link = 5; the other 36 are refused.
+    assert Contact.objects.filter(student=student).count() == 5
+    assert outcomes.count("success") == 4
+    assert BindEvent.objects.filter(student=student, type="overload").count() == 36 == outcomes.count("overload")
+    assert BindEvent.objects.filter(student=student, type="success").count() == 4
+
+
+def test_forty_parents_racing_for_admin_leave_one_admin():
+    student = StudentFactory(school=SchoolFactory(contact_limit=5))
+    parents = [ParentFactory() for _ in range(40)]
+
+    results = run_threads(40, lambda i: services.admin_bind(parent=parents[i], user_id=student.user_id).type)
+
+    assert results.count("success") == 1
+    assert all(isinstance(r, ApplicationError) and r.code == "admin_exists" for r in results if r != "success")
+    assert Contact.objects.filter(student=student).count() == 1
+    assert Contact.objects.filter(student=student, role=1).count() == 1
+
+
+def test_concurrent_admin_transfers_leave_exactly_one_admin():
+    student = StudentFactory()
+    contacts = [ContactFactory(student=student, role=Contact.Role.ADMIN if i == 0 else 0) for i in range(8)]
+    openids = [c.parent.openid for c in contacts]
+    rng = random.Random(7)
+    plan = [(rng.randrange(8), rng.randrange(8)) for _ in range(24)]
+
+    def transfer(i):
+        caller, target = plan[i]
+        parent = contacts[caller].parent
+        for _ in range(5):  # each thread keeps trying, whoever is admin at the moment
+            try:
+                services.admin_transfer(parent=parent, user_id=student.user_id, new_admin_openid=openids[target])
+            except ApplicationError:
+                pass
+        return True
+
+    run_threads(len(plan), transfer)
+
+    assert Contact.objects.filter(student=student, role=1).count() == 1
+    assert Contact.objects.filter(student=student).count() == 8
+    # The audit trail is one unbroken chain: each transfer starts where the previous one ended.
+    holder = openids[0]
+    for row in AuditLog.objects.filter(action="admin_transferred").order_by("id"):
+        assert row.data["from"] == holder
+        holder = row.data["to"]
+    assert Contact.objects.get(student=student, role=1).parent.openid == holder
+
+
+def test_overlapping_expiry_sweeps_mark_each_link_once():
+    student = StudentFactory()
+    admin = ContactFactory(student=student, role=Contact.Role.ADMIN)
+    for _ in range(50):
+        services.share_link_create(parent=admin.parent, user_id=student.user_id)
+    ShareLink.objects.update(created_at=timezone.now() - timedelta(days=3), expires_at=timezone.now() - timedelta(days=1))
+
+    counts = run_threads(4, lambda i: services.share_links_expire())
+
+    assert sum(counts) == 50
+    assert ShareLink.objects.filter(state="expired").count() == 50

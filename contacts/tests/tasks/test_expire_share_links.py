@@ -1,0 +1,70 @@
+"""The expiry task in a real Celery worker consuming from Redis, and as beat schedules it."""
+import os
+import socket
+import time
+from datetime import timedelta
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings
+from django.utils import timezone
+
+from contacts import services, tasks
+from contacts.models import Contact, ShareLink
+from contacts.tests.factories import ContactFactory
+from portal.celery import app
+from schools.tests.factories import StudentFactory
+
+
+def redis_broker_url() -> str | None:
+    url = os.environ.get("CELERY_BROKER_URL", "")
+    if url.startswith("redis://"):
+        return url
+    with socket.socket() as s:
+        s.settimeout(1)
+        if s.connect_ex(("127.0.0.1", 6379)) == 0:
+            return "redis://127.0.0.1:6379/0"
+    return None
+
+
+def test_beat_schedules_the_expiry_task_every_minute():
+    entry = settings.CELERY_BEAT_SCHEDULE["expire-share-links"]
+    assert entry["task"] == tasks.expire_share_links.name
+    assert entry["schedule"].minute == set(range(60))
+    assert tasks.expire_share_links.name in app.tasks
+
+
+@pytest.mark.postgres
+@pytest.mark.celery_worker
+@pytest.mark.django_db(transaction=True)
+def test_expiry_task_runs_in_a_real_worker_against_redis():
+    broker = redis_broker_url()
+    if broker is None:
+        pytest.skip("needs Redis on localhost:6379 or CELERY_BROKER_URL=redis://…")
+    student = StudentFactory()
+    admin = ContactFactory(student=student, role=Contact.Role.ADMIN)
+    link, _ = services.share_link_create(parent=admin.parent, user_id=student.user_id)
+    fresh, _ = services.share_link_create(parent=admin.parent, user_id=student.user_id)
+    ShareLink.objects.filter(pk=link.pk).update(
+        created_at=timezone.now() - timedelta(days=2), expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    saved = app.conf.broker_url, app.conf.broker_transport_options
+    app.conf.broker_url, app.conf.broker_transport_options = broker, {}
+    try:
+        with app.connection_for_write() as conn:
+            assert conn.transport.driver_type == "redis"
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+            tasks.expire_share_links.delay()
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                link.refresh_from_db()
+                if link.state == ShareLink.State.EXPIRED:
+                    break
+                time.sleep(0.2)
+    finally:
+        app.conf.broker_url, app.conf.broker_transport_options = saved
+
+    assert link.state == ShareLink.State.EXPIRED
+    fresh.refresh_from_db()
+    assert fresh.state == ShareLink.State.ACTIVE
