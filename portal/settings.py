@@ -191,3 +191,5 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+
+WHITENOISE_USE_FINDERS = DEBUG  # production serves what collectstatic gathered

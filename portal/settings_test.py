@@ -11,3 +11,4 @@ WECHAT_SECRET = "wx_test_secret"
 WECHAT_API_BASE_URL = "http://127.0.0.1:9"  # tests that talk to WeChat start a fake server
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 SECURE_SSL_REDIRECT = False
+WHITENOISE_USE_FINDERS = True

@@ -1,0 +1,29 @@
+"""The demo school that `make run` loads from the shipped roster."""
+import pytest
+from django.contrib.auth import authenticate
+from django.core.management import call_command
+
+from schools.models import ApiClient, Device, DeviceGroup, School, Student
+from schools.selectors import api_client_secret_matches
+
+pytestmark = pytest.mark.django_db
+
+
+def test_load_demo_loads_a_realistic_school_and_is_idempotent(capsys):
+    call_command("load_demo", password="demo-pass-123")
+    school = School.objects.get(code="hdsy")
+    assert Student.objects.filter(school=school).count() >= 1000
+    assert Student.objects.values("class_name").distinct().count() >= 20
+    assert Device.objects.filter(school=school).count() >= 20
+    assert DeviceGroup.objects.filter(school=school).count() >= 2
+    assert all("\u4e00" <= ch <= "\u9fff" for ch in Student.objects.first().name)
+    out = capsys.readouterr().out
+    assert "demo-admin" in out and "demo-pass-123" in out
+    user = authenticate(username="demo-admin", password="demo-pass-123")
+    assert user is not None and user.is_staff and user.staff_membership.school == school
+
+    secret = out.split("secret ")[-1].strip()
+    assert api_client_secret_matches(client=ApiClient.objects.get(school=school), secret=secret)
+
+    call_command("load_demo", password="demo-pass-123")
+    assert Student.objects.count() == 1200 and Device.objects.count() == 26
