@@ -1,10 +1,18 @@
 """URL map: admin, the mini-program API (/api/v1/), the WeChat-compatible API, OpenAPI docs."""
 from django.contrib import admin
-from django.urls import include, path
+from django.http import JsonResponse
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from contacts.apis_wechat import VoipContactListApi
 from schools.apis import AccessTokenApi
+
+
+
+def api_not_found(request, *args, **kwargs):
+    """Unknown paths under /api/ answer JSON, like every other API error."""
+    return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -18,4 +26,5 @@ urlpatterns = [
     # WeChat-compatible server-to-server API: code written for api.weixin.qq.com can point here.
     path("cgi-bin/token", AccessTokenApi.as_view(), name="wechat-token"),
     path("wxa/business/getvoipcontactlist", VoipContactListApi.as_view(), name="wechat-getvoipcontactlist"),
+    re_path(r"^api/", api_not_found),
 ]

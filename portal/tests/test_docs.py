@@ -36,3 +36,8 @@ def test_swagger_ui_assets_are_local(client):
     assert "cdn" not in page.lower()
     asset = client.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
     assert asset.status_code == 200
+
+
+def test_unknown_api_paths_answer_json_404(client):
+    response = client.post("/api/v1/share-links//bind")
+    assert response.status_code == 404 and response.json()["code"] == "not_found"
