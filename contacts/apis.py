@@ -11,6 +11,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from portal.errors import NotFound
+from portal.fields import StrictCharField
 
 from . import selectors, services
 from .models import BindEvent
@@ -62,7 +63,7 @@ class LoginApi(APIView):
     throttle_scope = "login"
 
     class LoginInputSerializer(serializers.Serializer):
-        code = serializers.CharField(max_length=128)
+        code = StrictCharField(max_length=128)
 
     class LoginOutputSerializer(serializers.Serializer):
         token = serializers.CharField()
@@ -129,7 +130,7 @@ class MyStudentsApi(APIView):
 
 
 class RelationInputSerializer(serializers.Serializer):
-    relation = serializers.CharField(max_length=RELATION_MAX, required=False, allow_blank=True, default="")
+    relation = StrictCharField(max_length=RELATION_MAX, required=False, allow_blank=True, default="")
 
 
 class AdminBindApi(APIView):
@@ -154,7 +155,7 @@ class ShareLinkCreateApi(APIView):
     """
 
     class ShareLinkCreateInputSerializer(serializers.Serializer):
-        user_name = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+        user_name = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
         user_avatar = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
 
     class ShareLinkCreateOutputSerializer(serializers.Serializer):
@@ -243,7 +244,7 @@ class ContactDeleteApi(APIView):
 
     class ContactDeleteInputSerializer(serializers.Serializer):
         openid_list = serializers.ListField(
-            child=serializers.CharField(max_length=128), min_length=1, max_length=100, allow_empty=False
+            child=StrictCharField(max_length=128), min_length=1, max_length=100, allow_empty=False
         )
 
     class ContactDeleteOutputSerializer(serializers.Serializer):
@@ -266,7 +267,7 @@ class AdminTransferApi(APIView):
     """
 
     class AdminTransferInputSerializer(serializers.Serializer):
-        new_admin_openid = serializers.CharField(max_length=128)
+        new_admin_openid = StrictCharField(max_length=128)
 
     class AdminTransferOutputSerializer(serializers.Serializer):
         user_id = serializers.CharField()

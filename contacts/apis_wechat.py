@@ -4,6 +4,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 
 from portal.exceptions import WeChatApiError
+from portal.fields import StrictCharField
 from schools.apis import WECHAT_ERROR, WeChatCompatibleApi
 from schools.authentication import AccessTokenAuthentication, IsApiClient
 
@@ -25,7 +26,7 @@ class VoipContactListApi(WeChatCompatibleApi):
     permission_classes = [IsApiClient]
 
     class VoipContactListInputSerializer(serializers.Serializer):
-        user_id = serializers.CharField(max_length=128)
+        user_id = StrictCharField(max_length=128)
 
     @extend_schema(
         request=VoipContactListInputSerializer,

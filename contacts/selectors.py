@@ -4,6 +4,7 @@ from django.utils.translation import gettext_lazy as _
 
 from portal.errors import NotFound
 from schools.models import Student
+from schools.validators import is_wechat_id
 
 from .models import Contact, Parent
 
@@ -18,6 +19,8 @@ def contact_access(*, parent: Parent, user_id: str) -> Contact:
         Contact.objects.select_related("student__school", "parent")
         .filter(parent=parent, student__user_id=user_id, student__is_active=True, student__school__is_active=True)
         .first()
+        if is_wechat_id(user_id)
+        else None
     )
     if contact is None:
         raise NotFound(_("No such student among yours."), field="user_id")

@@ -1,4 +1,6 @@
 """WeChat-compatible ``GET /cgi-bin/token`` for device vendors' backends (REFERENCE.md §5)."""
+import re
+
 from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -10,6 +12,7 @@ from portal.exceptions import WeChatApiError
 from .selectors import api_client_get_active, api_client_secret_matches
 from .services import api_access_token_issue
 
+APPID_RE = re.compile(r"[0-9A-Za-z_\-]{1,32}")
 ERRCODE_INVALID_GRANT_TYPE = 40002
 ERRCODE_INVALID_APPID = 40013
 ERRCODE_INVALID_SECRET = 40001  # WeChat: "AppSecret错误或者AppSecret不属于这个小程序"
@@ -66,7 +69,7 @@ class AccessTokenApi(WeChatCompatibleApi):
             raise WeChatApiError(ERRCODE_APPID_MISSING, "appid missing")
         if not secret:
             raise WeChatApiError(ERRCODE_SECRET_MISSING, "secret missing")
-        client = api_client_get_active(appid=appid)
+        client = api_client_get_active(appid=appid) if APPID_RE.fullmatch(appid) else None
         if client is None:
             raise WeChatApiError(ERRCODE_INVALID_APPID, "invalid appid", status.HTTP_401_UNAUTHORIZED)
         if not api_client_secret_matches(client=client, secret=secret):

@@ -1,4 +1,6 @@
 """Field shapes fixed by WeChat (REFERENCE.md §1, §5)."""
+import re
+
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.utils.deconstruct import deconstructible
@@ -15,11 +17,19 @@ sn_validator = RegexValidator(
     code="invalid_sn",
 )
 # user_id and openid are opaque WeChat strings; this only keeps out whitespace and control bytes.
+WECHAT_ID_CHARS = r"[0-9A-Za-z_\-.@=+/]{1,128}"
 wechat_id_validator = RegexValidator(
-    r"\A[0-9A-Za-z_\-.@=+/]{1,128}\Z",
+    rf"\A{WECHAT_ID_CHARS}\Z",
     _("Must be 1-128 characters of letters, digits and _-.@=+/."),
     code="invalid_wechat_id",
 )
+
+
+
+
+def is_wechat_id(value: str) -> bool:
+    """Whether ``value`` can be a ``user_id``/``openid``; lookups check it before querying."""
+    return isinstance(value, str) and re.fullmatch(WECHAT_ID_CHARS, value) is not None
 
 
 @deconstructible

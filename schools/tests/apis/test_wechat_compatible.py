@@ -1,0 +1,342 @@
+"""The WeChat-compatible server API for device vendors (REFERENCE.md §5, seed 003 §2.2).
+
+``GET /cgi-bin/token`` and ``POST /wxa/business/getvoipcontactlist``: every error answers
+WeChat's ``{errcode, errmsg}`` with a 4xx status.
+"""
+import json
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from contacts.models import Contact
+from contacts.tests.factories import ContactFactory, ParentFactory
+from schools.models import ApiAccessToken
+from schools.services import api_client_create, api_client_issue_secret
+from schools.tests.factories import SchoolFactory, StudentFactory
+from schools.tokens import token_hash
+
+pytestmark = pytest.mark.django_db
+
+TOKEN = "/cgi-bin/token"
+CONTACTS = "/wxa/business/getvoipcontactlist"
+
+
+@pytest.fixture
+def school():
+    return SchoolFactory()
+
+
+@pytest.fixture
+def vendor(school):
+    client, secret = api_client_create(school=school, name="Campus phones Ltd")
+    return client, secret
+
+
+def get_token(api, appid, secret, grant_type="client_credential"):
+    params = {"grant_type": grant_type, "appid": appid, "secret": secret}
+    return api.get(TOKEN, {k: v for k, v in params.items() if v is not None})
+
+
+@pytest.fixture
+def access_token(api, vendor):
+    client, secret = vendor
+    return get_token(api, client.appid, secret).json()["access_token"]
+
+
+def assert_wechat_error(response, errcode, status):
+    assert response.status_code == status, response.content
+    body = response.json()
+    assert set(body) == {"errcode", "errmsg"}, body
+    assert body["errcode"] == errcode, body
+    assert isinstance(body["errmsg"], str) and body["errmsg"]
+    return body
+
+
+def post_contacts(api, token, body):
+    return api.post(f"{CONTACTS}?access_token={token}", body, format="json")
+
+
+# --- GET /cgi-bin/token ----------------------------------------------------------------------
+
+
+def test_token_success_returns_access_token_and_7200(api, vendor):
+    client, secret = vendor
+
+    response = get_token(api, client.appid, secret)
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert set(body) == {"access_token", "expires_in"}
+    assert body["expires_in"] == 7200
+    stored = ApiAccessToken.objects.get(client=client)
+    assert stored.token_hash == token_hash(body["access_token"])
+    assert not ApiAccessToken.objects.filter(token_hash=body["access_token"]).exists()
+    assert abs(stored.expires_at - (timezone.now() + timedelta(seconds=7200))) < timedelta(minutes=1)
+
+
+def test_secret_is_stored_only_as_a_digest(vendor):
+    client, secret = vendor
+
+    client.refresh_from_db()
+
+    assert client.secret_hash == token_hash(secret)
+    assert secret not in repr(client.__dict__)
+
+
+def test_each_token_request_issues_a_distinct_valid_token(api, vendor):
+    client, secret = vendor
+
+    first = get_token(api, client.appid, secret).json()["access_token"]
+    second = get_token(api, client.appid, secret).json()["access_token"]
+
+    assert first != second
+    assert ApiAccessToken.objects.filter(client=client).count() == 2
+
+
+@pytest.mark.parametrize("grant_type", ["authorization_code", "", "CLIENT_CREDENTIAL", None], ids=["other", "empty", "case", "missing"])
+def test_wrong_grant_type_is_40002(api, vendor, grant_type):
+    client, secret = vendor
+
+    assert_wechat_error(get_token(api, client.appid, secret, grant_type=grant_type), 40002, 400)
+    assert not ApiAccessToken.objects.exists()
+
+
+@pytest.mark.parametrize("appid", [None, ""], ids=["absent", "empty"])
+def test_missing_appid_is_41002(api, vendor, appid):
+    _client, secret = vendor
+
+    assert_wechat_error(get_token(api, appid, secret), 41002, 400)
+    assert not ApiAccessToken.objects.exists()
+
+
+@pytest.mark.parametrize("secret", [None, ""], ids=["absent", "empty"])
+def test_missing_secret_is_41004(api, vendor, secret):
+    client, _secret = vendor
+
+    assert_wechat_error(get_token(api, client.appid, secret), 41004, 400)
+    assert not ApiAccessToken.objects.exists()
+
+
+@pytest.mark.parametrize("appid", ["wx0000000000000000", "x" * 500, "wx\x00nul"], ids=["unknown", "long", "nul-byte"])
+def test_unknown_appid_is_40013(api, vendor, appid):
+    _client, secret = vendor
+
+    assert_wechat_error(get_token(api, appid, secret), 40013, 401)
+    assert not ApiAccessToken.objects.exists()
+
+
+def test_wrong_secret_is_40001(api, vendor):
+    client, secret = vendor
+
+    assert_wechat_error(get_token(api, client.appid, secret + "x"), 40001, 401)
+    assert_wechat_error(get_token(api, client.appid, token_hash(secret)), 40001, 401)
+    assert not ApiAccessToken.objects.exists()
+
+
+def test_secret_of_another_client_is_40001(api, vendor, school):
+    client, _secret = vendor
+    _other, other_secret = api_client_create(school=school, name="Another vendor")
+
+    assert_wechat_error(get_token(api, client.appid, other_secret), 40001, 401)
+
+
+def test_inactive_client_is_40013(api, vendor):
+    client, secret = vendor
+    client.is_active = False
+    client.save(update_fields=["is_active"])
+
+    assert_wechat_error(get_token(api, client.appid, secret), 40013, 401)
+    assert not ApiAccessToken.objects.exists()
+
+
+def test_client_of_an_inactive_school_is_40013(api, vendor, school):
+    client, secret = vendor
+    school.is_active = False
+    school.save(update_fields=["is_active"])
+
+    assert_wechat_error(get_token(api, client.appid, secret), 40013, 401)
+
+
+def test_reissued_secret_replaces_the_old_one_and_its_tokens(api, vendor):
+    client, old_secret = vendor
+    old_token = get_token(api, client.appid, old_secret).json()["access_token"]
+
+    new_secret = api_client_issue_secret(client=client)
+
+    assert new_secret != old_secret
+    assert_wechat_error(get_token(api, client.appid, old_secret), 40001, 401)
+    assert_wechat_error(post_contacts(api, old_token, {"user_id": "any"}), 40001, 401)
+    response = get_token(api, client.appid, new_secret)
+    assert response.status_code == 200, response.content
+    assert response.json()["expires_in"] == 7200
+
+
+# --- POST /wxa/business/getvoipcontactlist: authentication -----------------------------------
+
+
+def test_missing_access_token_is_41001(api):
+    assert_wechat_error(api.post(CONTACTS, {"user_id": "any"}, format="json"), 41001, 401)
+    assert_wechat_error(post_contacts(api, "", {"user_id": "any"}), 41001, 401)
+
+
+@pytest.mark.parametrize("token", ["garbage", "x" * 300, "a%00b"], ids=["garbage", "long", "nul-byte"])
+def test_invalid_access_token_is_40001(api, access_token, token):
+    assert_wechat_error(post_contacts(api, token, {"user_id": "any"}), 40001, 401)
+
+
+def test_digest_of_a_token_is_not_a_token(api, access_token):
+    assert_wechat_error(post_contacts(api, token_hash(access_token), {"user_id": "any"}), 40001, 401)
+
+
+def test_expired_access_token_is_42001(api, access_token):
+    ApiAccessToken.objects.filter(token_hash=token_hash(access_token)).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    assert_wechat_error(post_contacts(api, access_token, {"user_id": "any"}), 42001, 401)
+
+
+def test_token_of_a_deactivated_client_is_40001(api, vendor, access_token):
+    client, _secret = vendor
+    client.is_active = False
+    client.save(update_fields=["is_active"])
+
+    assert_wechat_error(post_contacts(api, access_token, {"user_id": "any"}), 40001, 401)
+
+
+def test_token_of_a_client_whose_school_was_deactivated_is_40001(api, vendor, access_token, school):
+    """A deactivated school's vendor can no longer get a token (40013 above); the ones it holds stop too."""
+    student = StudentFactory(school=school)
+    ContactFactory(student=student, role=Contact.Role.ADMIN)
+    school.is_active = False
+    school.save(update_fields=["is_active"])
+
+    response = post_contacts(api, access_token, {"user_id": student.user_id})
+
+    assert_wechat_error(response, 40001, 401)
+
+
+def test_access_token_in_the_body_is_not_accepted(api, access_token):
+    """WeChat takes ``access_token`` from the query string only."""
+    assert_wechat_error(api.post(CONTACTS, {"user_id": "any", "access_token": access_token}, format="json"), 41001, 401)
+
+
+# --- POST /wxa/business/getvoipcontactlist: answers ------------------------------------------
+
+
+def test_contact_list_admin_first(api, access_token, school):
+    student = StudentFactory(school=school)
+    early = ContactFactory(student=student, bound_at=timezone.now() - timedelta(days=3))
+    admin = ContactFactory(student=student, role=Contact.Role.ADMIN, bound_via=Contact.BoundVia.ADMIN_BINDING)
+    late = ContactFactory(student=student, bound_at=timezone.now() + timedelta(seconds=1))
+    ContactFactory(student=StudentFactory(school=school))  # another student's contact: not listed
+
+    response = post_contacts(api, access_token, {"user_id": student.user_id})
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {
+        "errcode": 0,
+        "errmsg": "ok",
+        "contact_list": [
+            {"open_id": admin.parent.openid, "role": 1},
+            {"open_id": early.parent.openid, "role": 0},
+            {"open_id": late.parent.openid, "role": 0},
+        ],
+    }
+
+
+def test_student_without_contacts_is_errcode_1_with_http_200(api, access_token, school):
+    student = StudentFactory(school=school)
+
+    response = post_contacts(api, access_token, {"user_id": student.user_id})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["errcode"] == 1
+    assert body["errmsg"]
+    assert body.get("contact_list", []) == []
+
+
+def test_unknown_user_id_is_404_errcode_1(api, access_token):
+    assert_wechat_error(post_contacts(api, access_token, {"user_id": "wxfp_unknown"}), 1, 404)
+
+
+def test_inactive_student_is_unknown(api, access_token, school):
+    student = StudentFactory(school=school, is_active=False)
+    ContactFactory(student=student, role=Contact.Role.ADMIN)
+
+    body = assert_wechat_error(post_contacts(api, access_token, {"user_id": student.user_id}), 1, 404)
+
+    assert "contact_list" not in body
+
+
+def test_student_of_another_school_is_unknown_and_its_contacts_never_leak(api, access_token):
+    other = StudentFactory(school=SchoolFactory())
+    contact = ContactFactory(student=other, role=Contact.Role.ADMIN, parent=ParentFactory(openid="oOtherSchoolParent"))
+
+    response = post_contacts(api, access_token, {"user_id": other.user_id})
+
+    assert_wechat_error(response, 1, 404)
+    assert contact.parent.openid.encode() not in response.content
+    unknown = post_contacts(api, access_token, {"user_id": "wxfp_unknown"})
+    assert (response.status_code, response.json()) == (unknown.status_code, unknown.json())
+
+
+@pytest.mark.parametrize("content_type", ["", "text/plain", "application/x-www-form-urlencoded", "application/octet-stream"])
+def test_body_is_read_as_json_whatever_the_content_type(access_token, school, content_type):
+    student = StudentFactory(school=school)
+    admin = ContactFactory(student=student, role=Contact.Role.ADMIN)
+
+    response = Client().generic(
+        "POST", f"{CONTACTS}?access_token={access_token}", json.dumps({"user_id": student.user_id}), content_type=content_type
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["contact_list"] == [{"open_id": admin.parent.openid, "role": 1}]
+
+
+def test_body_without_content_type_header_through_drf_client(api, access_token, school):
+    student = StudentFactory(school=school)
+    admin = ContactFactory(student=student, role=Contact.Role.ADMIN)
+
+    response = api.generic("POST", f"{CONTACTS}?access_token={access_token}", json.dumps({"user_id": student.user_id}))
+
+    assert response.status_code == 200, response.content
+    assert response.json()["contact_list"] == [{"open_id": admin.parent.openid, "role": 1}]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b'{"user_id": ', b"user_id=abc", b"{'user_id': 'abc'}", b"", b"[" * 100_000 + b"]" * 100_000],
+    ids=["truncated", "form", "single-quotes", "empty", "deeply-nested"],
+)
+def test_malformed_json_is_47001(api, access_token, payload):
+    response = api.generic("POST", f"{CONTACTS}?access_token={access_token}", payload, content_type="application/json")
+
+    assert_wechat_error(response, 47001, 400)
+
+
+@pytest.mark.parametrize("payload", [b"[]", b'["wxfp_1"]', b'"wxfp_1"', b"null"], ids=["empty-list", "list", "string", "null"])
+def test_json_that_is_not_an_object_is_47001(api, access_token, payload):
+    response = api.generic("POST", f"{CONTACTS}?access_token={access_token}", payload, content_type="application/json")
+
+    assert_wechat_error(response, 47001, 400)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"userId": "wxfp_1"}, {"user_id": ""}, {"user_id": None}, {"user_id": ["wxfp_1"]}, {"user_id": "u" * 129}, {"user_id": "a\u0000b"}],
+    ids=["missing", "camel-case", "empty", "null", "list", "129-chars", "nul-byte"],
+)
+def test_bad_user_id_is_47001_naming_user_id(api, access_token, body):
+    response = post_contacts(api, access_token, body)
+
+    result = assert_wechat_error(response, 47001, 400)
+    assert result["errmsg"].startswith("user_id:"), result
+
+
+def test_errors_are_checked_before_the_body(api):
+    """No token and a malformed body: authentication comes first (41001)."""
+    response = api.generic("POST", CONTACTS, b"{oops", content_type="application/json")
+
+    assert_wechat_error(response, 41001, 401)
