@@ -293,3 +293,25 @@ class ContactUnbindSelfApi(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+
+
+class CallOrderApi(APIView):
+    """``PUT /api/v1/students/{user_id}/call-order`` ``{openid_list}``: the admin's round-robin order (FAQ 1.5).
+
+    → ``{user_id, openid_list}`` in calling order. 403 for an ordinary contact, 404 for a non-contact
+    or an openid not bound, 400 for duplicates.
+    """
+
+    class CallOrderInputSerializer(serializers.Serializer):
+        openid_list = serializers.ListField(child=StrictCharField(max_length=128), max_length=100)
+
+    class CallOrderOutputSerializer(serializers.Serializer):
+        user_id = serializers.CharField()
+        openid_list = serializers.ListField(child=serializers.CharField())
+
+    @extend_schema(request=CallOrderInputSerializer, responses={200: CallOrderOutputSerializer}, tags=["contacts"])
+    def put(self, request, user_id):
+        data = self.CallOrderInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = services.contacts_set_call_order(parent=request.user, user_id=user_id, **data.validated_data)
+        return Response(self.CallOrderOutputSerializer({"user_id": user_id, "openid_list": order}).data)

@@ -81,6 +81,9 @@ class Contact(models.Model):
         "ShareLink", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("share link")
     )
     bound_at = models.DateTimeField(_("bound at"), default=timezone.now)
+    call_order = models.PositiveSmallIntegerField(
+        _("call order"), null=True, blank=True, help_text=_("Position in the round-robin call plan, set by the admin contact.")
+    )
 
     class Meta:
         verbose_name = _("contact")

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -374,6 +374,35 @@ def contact_unbind_self(*, parent: Parent, user_id: str) -> None:
     _bind_event(type=BindEvent.Type.CANCEL, parent=parent, student=student)
     audit_log_record(
         action=AuditLog.Action.CONTACT_UNBOUND, student=student, actor_openid=parent.openid, data={"relation": own.relation}
+    )
+
+
+@transaction.atomic
+def contacts_set_call_order(*, parent: Parent, user_id: str, openid_list: list[str]) -> list[str]:
+    """The admin sets the round-robin order in which a device calls the student's contacts (FAQ 1.5).
+
+    ``openid_list`` names contacts in calling order; contacts left out follow, admin first then by
+    binding time. Returns the full order. Raises ``Forbidden`` (not admin), ``NotFound`` (caller not a
+    contact; field ``openid_list`` for an openid not bound), ``ApplicationError`` (duplicates).
+    """
+    student, own = _locked_own_contact(parent=parent, user_id=user_id)
+    if not own.is_admin:
+        raise Forbidden(_("Only the admin contact may set the call order."), code="not_admin")
+    if len(set(openid_list)) != len(openid_list):
+        raise ApplicationError(_("An openid appears twice."), field="openid_list")
+    contacts = {c.parent.openid: c for c in Contact.objects.select_related("parent").filter(student=student)}
+    missing = [o for o in openid_list if o not in contacts]
+    if missing:
+        raise NotFound(_("Not a contact of this student: %(openids)s") % {"openids": ", ".join(missing)}, field="openid_list")
+    position = {openid: index for index, openid in enumerate(openid_list, start=1)}
+    for openid, contact in contacts.items():
+        contact.call_order = position.get(openid)
+    Contact.objects.bulk_update(contacts.values(), ["call_order"])
+    audit_log_record(action=AuditLog.Action.CALL_ORDER_SET, student=student, actor_openid=parent.openid, data={"openid_list": openid_list})
+    return list(
+        Contact.objects.filter(student=student)
+        .order_by(models.F("call_order").asc(nulls_last=True), "-role", "bound_at", "id")
+        .values_list("parent__openid", flat=True)
     )
 
 

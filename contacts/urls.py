@@ -13,6 +13,7 @@ urlpatterns = [
     path("students/<str:user_id>/contacts", apis.ContactListApi.as_view(), name="contact-list"),
     path("students/<str:user_id>/contacts/delete", apis.ContactDeleteApi.as_view(), name="contact-delete"),
     path("students/<str:user_id>/contacts/me", apis.ContactUnbindSelfApi.as_view(), name="contact-unbind-self"),
+    path("students/<str:user_id>/call-order", apis.CallOrderApi.as_view(), name="call-order"),
     path("share-links/<str:token>", apis.ShareLinkDetailApi.as_view(), name="share-link-detail"),
     path("share-links/<str:token>/bind", apis.ShareLinkBindApi.as_view(), name="share-link-bind"),
 ]

@@ -1,16 +1,34 @@
 """The portal's client of WeChat's server API (REFERENCE.md §5).
 
 Only this module talks HTTP to WeChat; tests point ``WECHAT_API_BASE_URL`` at a local fake server.
+The portal's own ``access_token`` lives in Django's cache, shared by every worker (``access_token``).
 """
+import math
+import time
+import uuid
 from dataclasses import dataclass
 
 import requests
 from django.conf import settings
+from django.core.cache import cache
 
 ERRCODE_BUSY = -1
+ERRCODE_INVALID_CREDENTIAL = 40001  # access_token invalid (or, for /cgi-bin/token, wrong secret)
+ERRCODE_TOKEN_EXPIRED = 42001  # access_token expired
 ERRCODE_INVALID_CODE = 40029  # jscode2session: invalid js_code
 ERRCODE_CODE_USED = 40163  # jscode2session: code been used
 ERRCODE_RATE_LIMITED = 45011  # jscode2session: minute-quota reached
+ERRCODE_API_UNAUTHORIZED = 48001  # getsnticket: the appid has no hardware-device access (FAQ 3.2)
+ERRCODE_SN_TOO_LONG = 9800001  # getsnticket: sn longer than 128 bytes
+ERRCODE_SN_BAD_CHARS = 9800002  # getsnticket: sn outside [0-9A-Za-z_-]
+ERRCODE_MODEL_ID_INVALID = 9800003  # getsnticket: model_id check failed
+
+# Answers meaning "this access_token is no good": drop it, fetch another, retry once.
+TOKEN_ERRCODES = frozenset({ERRCODE_INVALID_CREDENTIAL, ERRCODE_TOKEN_EXPIRED})
+ACCESS_TOKEN_MARGIN = 300  # seconds: the cached token is dropped this long before WeChat expires it
+ACCESS_TOKEN_MIN_TTL = 60  # seconds: shortest time a token is cached
+ACCESS_TOKEN_DEFAULT_EXPIRES_IN = 7200  # seconds (REFERENCE.md §5), when WeChat leaves it out
+LOCK_POLL_INTERVAL = 0.05  # seconds between cache reads of a caller waiting for another's refresh
 
 _session = requests.Session()
 
@@ -55,8 +73,14 @@ class WeChatClient:
         )
 
     def _get(self, path: str, params: dict) -> dict:
+        return self._request("GET", path, params)
+
+    def _post(self, path: str, params: dict, body: dict) -> dict:
+        return self._request("POST", path, params, body)
+
+    def _request(self, method: str, path: str, params: dict, body: dict | None = None) -> dict:
         try:
-            response = _session.get(f"{self.base_url}{path}", params=params, timeout=self.timeout)
+            response = _session.request(method, f"{self.base_url}{path}", params=params, json=body, timeout=self.timeout)
             response.raise_for_status()
             data = response.json()
         except (requests.RequestException, ValueError) as exc:
@@ -84,3 +108,87 @@ class WeChatClient:
         if not isinstance(openid, str) or not openid:
             raise WeChatUnavailable(ERRCODE_BUSY, "jscode2session answered without openid")
         return Session(openid=openid, unionid=data.get("unionid") or "")
+
+    # --- The portal's access_token --------------------------------------------------------------
+
+    @property
+    def _token_key(self) -> str:
+        return f"wechat:access_token:{self.appid}"
+
+    def access_token(self) -> str:
+        """The portal's own ``access_token`` (``GET /cgi-bin/token``, REFERENCE.md §5), from the cache.
+
+        Cached under ``wechat:access_token:<appid>`` for ``expires_in`` − 300 s (at least 60 s).
+        On a miss one caller at a time refreshes it: the one that wins ``cache.add`` of the lock
+        key asks WeChat; the others poll the cache every 50 ms for up to ``timeout`` seconds and
+        take that caller's token. Raises ``WeChatError`` (40013 invalid appid, 40001 wrong
+        secret, …) or ``WeChatUnavailable`` (-1, network, timeout, or a refresh by another caller
+        that failed or did not finish in time).
+        """
+        token = cache.get(self._token_key)
+        if token:
+            return token
+        lock_key = f"{self._token_key}:lock"
+        holder = uuid.uuid4().hex
+        # The lock outlives one HTTP request, so that it only expires if its holder died.
+        if cache.add(lock_key, holder, timeout=math.ceil(self.timeout) + 5):
+            try:
+                return cache.get(self._token_key) or self._fetch_access_token()
+            finally:
+                if cache.get(lock_key) == holder:
+                    cache.delete(lock_key)
+        deadline = time.monotonic() + self.timeout
+        while True:
+            time.sleep(LOCK_POLL_INTERVAL)
+            refreshing = cache.get(lock_key) is not None  # read before the token: the holder stores, then unlocks
+            token = cache.get(self._token_key)
+            if token:
+                return token
+            if not refreshing:
+                raise WeChatUnavailable(ERRCODE_BUSY, "another caller failed to refresh the access_token")
+            if time.monotonic() >= deadline:
+                raise WeChatUnavailable(ERRCODE_BUSY, "timed out waiting for another caller's access_token refresh")
+
+    def _fetch_access_token(self) -> str:
+        data = self._get("/cgi-bin/token", {"grant_type": "client_credential", "appid": self.appid, "secret": self.secret})
+        token = data.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise WeChatUnavailable(ERRCODE_BUSY, "/cgi-bin/token answered without access_token")
+        expires_in = data.get("expires_in", ACCESS_TOKEN_DEFAULT_EXPIRES_IN)
+        if isinstance(expires_in, bool) or not isinstance(expires_in, int):
+            expires_in = ACCESS_TOKEN_DEFAULT_EXPIRES_IN
+        cache.set(self._token_key, token, timeout=max(expires_in - ACCESS_TOKEN_MARGIN, ACCESS_TOKEN_MIN_TTL))
+        return token
+
+    def forget_access_token(self, token: str) -> None:
+        """Drop the cached ``access_token`` if it still is ``token`` (a newer one is kept)."""
+        if cache.get(self._token_key) == token:
+            cache.delete(self._token_key)
+
+    # --- Device VoIP ----------------------------------------------------------------------------
+
+    def get_sn_ticket(self, sn: str, model_id: str) -> str:
+        """The ``snTicket`` (valid 5 minutes) that ``wx.requestDeviceVoIP`` needs for device ``(sn, model_id)``.
+
+        ``POST /wxa/getsnticket?access_token=`` ``{sn, model_id}`` → ``{errcode, errmsg, sn_ticket}``
+        (REFERENCE.md §5, seed 000 §1). When WeChat rejects the access_token (40001, 42001) the
+        token is dropped and the call retried once with a new one. Raises ``WeChatError``
+        (48001 api unauthorized, 9800001 sn too long, 9800002 bad characters in sn, 9800003
+        model_id check failed, 40001/42001 twice in a row, …) or ``WeChatUnavailable`` (-1,
+        network, timeout).
+        """
+        for attempt in range(2):
+            token = self.access_token()
+            try:
+                data = self._post("/wxa/getsnticket", {"access_token": token}, {"sn": sn, "model_id": model_id})
+                break
+            except WeChatError as exc:
+                if exc.errcode not in TOKEN_ERRCODES:
+                    raise
+                self.forget_access_token(token)
+                if attempt:
+                    raise
+        ticket = data.get("sn_ticket")
+        if not isinstance(ticket, str) or not ticket:
+            raise WeChatUnavailable(ERRCODE_BUSY, "getsnticket answered without sn_ticket")
+        return ticket

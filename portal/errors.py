@@ -12,11 +12,12 @@ class ApplicationError(Exception):
     status_code = status.HTTP_400_BAD_REQUEST
     default_code = "invalid"
 
-    def __init__(self, message, *, field: str | None = None, code: str | None = None):
+    def __init__(self, message, *, field: str | None = None, code: str | None = None, errcode: int | None = None):
         super().__init__(str(message))
         self.message = message
         self.field = field
         self.code = code or self.default_code
+        self.errcode = errcode  # what a WeChat-compatible endpoint answers; see portal.exceptions
 
 
 class NotFound(ApplicationError):

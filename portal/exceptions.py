@@ -19,6 +19,8 @@ WECHAT_ERRCODE_NO_TOKEN = 41001  # "access_token missing"
 WECHAT_ERRCODE_INVALID_CREDENTIAL = 40001
 WECHAT_ERRCODE_NOT_FOUND = 40004
 WECHAT_ERRCODE_BUSY = -1
+WECHAT_ERRCODE_CONFLICT = 9300009  # the portal's: the request conflicts with what is recorded
+WECHAT_ERRCODE_BY_STATUS = {400: WECHAT_ERRCODE_BAD_DATA, 404: WECHAT_ERRCODE_NOT_FOUND, 409: WECHAT_ERRCODE_CONFLICT}
 
 
 class WeChatApiError(exceptions.APIException):
@@ -70,7 +72,8 @@ def api_exception_handler(exc, context):
             body["field"] = exc.field
             body["detail"] = f"{exc.field}: {exc.message}"
         if getattr(context.get("view"), "wechat_compatible", False):
-            exc = WeChatApiError(WECHAT_ERRCODE_BUSY, body["detail"], exc.status_code)
+            errcode = exc.errcode if exc.errcode is not None else WECHAT_ERRCODE_BY_STATUS.get(exc.status_code, WECHAT_ERRCODE_BUSY)
+            exc = WeChatApiError(errcode, body["detail"], exc.status_code)
         else:
             return Response(body, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):

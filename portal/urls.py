@@ -17,6 +17,7 @@ def api_not_found(request, *args, **kwargs):
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("contacts.urls")),
+    path("api/v1/", include("calls.urls")),
     path("api/schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
     path(
         "api/docs/",

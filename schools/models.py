@@ -267,6 +267,7 @@ class AuditLog(models.Model):
         SHARE_LINK_CREATED = "share_link_created", _("share link created")
         VOIP_SCOPE_CHANGED = "voip_scope_changed", _("scope.voip changed")
         API_SECRET_ISSUED = "api_secret_issued", _("API client secret issued")
+        CALL_ORDER_SET = "call_order_set", _("call order set")
 
     school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="audit_logs", null=True, blank=True, verbose_name=_("school"))
     student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="audit_logs", null=True, blank=True, verbose_name=_("student"))

@@ -1,0 +1,136 @@
+"""Call records from onVoipEvent events: idempotent and independent of arrival order (REFERENCE.md §4)."""
+import itertools
+import random
+
+import pytest
+
+from calls import services
+from calls.models import CallRecord, DeviceAuthorization
+from calls.tests.factories import DeviceAuthorizationFactory
+from contacts.tests.factories import ParentFactory
+from portal.errors import ApplicationError, Conflict, NotFound
+from schools.tests.factories import DeviceFactory, DeviceGroupFactory, StudentFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def call():
+    student = StudentFactory()
+    group = DeviceGroupFactory(school=student.school)
+    device = DeviceFactory(school=student.school, group=group)
+    parent = ParentFactory()
+    return {"student": student, "device": device, "parent": parent, "group": group}
+
+
+def send(call, name, data=None, room="room-1", openid=None):
+    event = services.CallEvent(
+        roomId=room,
+        eventName=name,
+        sn=call["device"].sn,
+        model_id=call["device"].model_id,
+        user_id=call["student"].user_id,
+        openid=openid or call["parent"].openid,
+        data=data or {},
+    )
+    return services.call_event_ingest(school_id=call["student"].school_id, event=event)
+
+
+ANSWERED = [
+    ("startVoip", {}),
+    ("hangOnVoip", {}),
+    ("calling", {"keepTime": 30}),
+    ("hangUpVoip", {"keepTime": 61, "status": "endByCaller", "origin": "timeLimit"}),
+    ("endVoip", {"keepTime": 61, "roomType": "video", "businessType": 0}),
+    ("finishVoip", {"keepTime": 60}),
+]
+
+
+def snapshot(record):
+    return (record.outcome, record.keep_time, record.billed_seconds, record.end_reason, record.room_type, sorted(record.events))
+
+
+def test_answered_call_in_order(call):
+    for name, data in ANSWERED:
+        record = send(call, name, data)
+    assert snapshot(record) == ("completed", 61, 60, "timeLimit", "video", sorted({n for n, _ in ANSWERED}))
+    assert record.parent == call["parent"] and record.connected_seconds == 60
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_any_order_and_repeats_give_the_same_record(call, seed):
+    deliveries = ANSWERED * 2
+    random.Random(seed).shuffle(deliveries)
+    for name, data in deliveries:
+        send(call, name, data)
+    record = CallRecord.objects.get()
+    assert snapshot(record) == ("completed", 61, 60, "timeLimit", "video", sorted({n for n, _ in ANSWERED}))
+
+
+@pytest.mark.parametrize(
+    ("events", "outcome"),
+    [
+        ([("startVoip", {}), ("timeout", {})], "timeout"),
+        ([("startVoip", {}), ("rejectVoip", {})], "rejected"),
+        ([("startVoip", {}), ("busy", {})], "busy"),
+        ([("startVoip", {}), ("cancelVoip", {"status": "manual"})], "cancelled"),
+        ([("startVoip", {}), ("hangOnVoip", {}), ("abortVoip", {"keepTime": 12, "status": "abortByListener"})], "aborted"),
+        ([("startVoip", {}), ("hangOnVoip", {})], "answered"),
+        ([("startVoip", {})], "started"),
+    ],
+)
+def test_outcomes(call, events, outcome):
+    for permutation in itertools.permutations(events):
+        CallRecord.objects.all().delete()
+        for name, data in permutation:
+            record = send(call, name, data)
+        assert record.outcome == outcome
+    if outcome in ("timeout", "rejected", "busy", "cancelled"):
+        assert record.keep_time == 0 and record.billed_seconds is None  # unanswered calls cost nothing
+
+
+def test_calling_only_raises_keep_time(call):
+    send(call, "hangOnVoip")
+    send(call, "calling", {"keepTime": 50})
+    assert send(call, "calling", {"keepTime": 20}).keep_time == 50
+
+
+def test_bad_events_are_refused_and_write_nothing(call):
+    with pytest.raises(ApplicationError) as exc:
+        send(call, "ringVoip")
+    assert exc.value.field == "eventName"
+    with pytest.raises(ApplicationError) as exc:
+        send(call, "calling", {"keepTime": -1})
+    assert exc.value.field == "data.keepTime"
+    with pytest.raises(ApplicationError):
+        send(call, "calling", {"keepTime": "ten"})
+    other_school_device = DeviceFactory()
+    with pytest.raises(NotFound) as exc:
+        services.call_event_ingest(
+            school_id=call["student"].school_id,
+            event=services.CallEvent(
+                roomId="r", eventName="startVoip", sn=other_school_device.sn, model_id=other_school_device.model_id,
+                user_id=call["student"].user_id, openid="o",
+            ),
+        )
+    assert exc.value.field == "sn"
+    assert not CallRecord.objects.exists()
+
+
+def test_a_room_id_cannot_be_reused_by_another_call(call):
+    send(call, "startVoip")
+    with pytest.raises(Conflict):
+        send(call, "hangOnVoip", openid="oSomeoneElse")
+    assert CallRecord.objects.get().outcome == "started"
+
+
+def test_err_code_9_marks_the_authorization_stale_once(call):
+    group_auth = DeviceAuthorizationFactory(parent=call["parent"], group=call["group"])
+    other = DeviceAuthorizationFactory(parent=call["parent"], device=DeviceFactory(school=call["student"].school))
+    record = send(call, "initByCallerFail", {"errCode": 9, "errMsg": "initByCaller:fail"})
+    assert (record.outcome, record.err_code) == ("failed", 9)
+    group_auth.refresh_from_db()
+    other.refresh_from_db()
+    assert group_auth.stale and group_auth.source == "call_error"
+    assert not other.stale  # another device's record is untouched
+    assert DeviceAuthorization.objects.filter(stale=True).count() == 1
