@@ -1,42 +1,19 @@
 """Binding under real concurrency: PostgreSQL, real threads, one connection each."""
 import random
 from datetime import timedelta
-import threading
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from contacts import services
 from contacts.models import BindEvent, Contact, ShareLink
 from contacts.tests.factories import ContactFactory, ParentFactory
 from portal.errors import ApplicationError
+from portal.tests.concurrency import run_threads
 from schools.models import AuditLog
 from schools.tests.factories import SchoolFactory, StudentFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_threads(n: int, target) -> list:
-    """Run ``target(i)`` in ``n`` threads released together; returns results (or exceptions) by index."""
-    barrier = threading.Barrier(n)
-    results = [None] * n
-
-    def work(i):
-        try:
-            barrier.wait()
-            results[i] = target(i)
-        except Exception as exc:  # noqa: BLE001 — collected and asserted by the caller
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 def test_forty_parents_binding_at_once_never_exceed_the_limit():
