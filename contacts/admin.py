@@ -5,20 +5,13 @@ user only when bound to one of its school's students.
 """
 from django.contrib import admin
 
-from schools.admin import SchoolScopedAdmin, staff_school_id
+from schools.admin import ReadOnlyAdminMixin, SchoolScopedAdmin, staff_school_id
 
 from .models import BindEvent, Contact, Parent, ParentToken, ShareLink
 
 
-class ReadOnlyAdmin(SchoolScopedAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
+    pass
 
 
 class ContactInline(admin.TabularInline):

@@ -19,6 +19,19 @@ def staff_school_id(request) -> int | None:
     return membership.school_id if membership else -1  # -1: a staff user without a school sees nothing
 
 
+class ReadOnlyAdminMixin:
+    """For rows that record what happened (events, audit, history): nobody edits them in the admin."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class SchoolScopedAdmin(admin.ModelAdmin):
     """Scopes the changelist, the change views and foreign-key choices to the staff user's school."""
 
@@ -143,19 +156,10 @@ class ApiAccessTokenAdmin(SchoolScopedAdmin):
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(SchoolScopedAdmin):
+class AuditLogAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
     list_display = ["created_at", "action", "school", "student", "actor_user", "actor_openid", "reason"]
     list_filter = ["action", "school", "created_at"]
     search_fields = ["student__user_id", "student__name", "actor_openid", "actor_user__username"]
     list_select_related = ["school", "student", "actor_user"]
     date_hierarchy = "created_at"
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
