@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from schools.admin import ReadOnlyAdminMixin, SchoolScopedAdmin, staff_school_id
+from schools.admin import ReadOnlyAdminMixin, SchoolScopedAdmin, SchoolScopedRelatedFilter, staff_school_id
 from schools.models import School, Student
 
 from .models import (
@@ -32,18 +32,6 @@ from .reports import DEFAULT_GROUPING, GROUPINGS, LOCAL_TZ, VIDEO_MB_PER_MINUTE,
 
 
 # ---------------------------------------------------------------- list filters
-
-
-class SchoolScopedRelatedFilter(admin.RelatedFieldListFilter):
-    """A related-object filter (device, school, group) offering only the staff user's school's objects."""
-
-    def field_choices(self, field, request, model_admin):
-        ordering = self.field_admin_ordering(field, request, model_admin)
-        school_id = staff_school_id(request)
-        if school_id is None:
-            return field.get_choices(include_blank=False, ordering=ordering)
-        limit = {"pk": school_id} if field.related_model is School else {"school_id": school_id}
-        return field.get_choices(include_blank=False, ordering=ordering, limit_choices_to=limit)
 
 
 class StudentClassFilter(admin.SimpleListFilter):

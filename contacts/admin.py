@@ -4,8 +4,10 @@ Rows reach their school through the student (``school_path``); a parent is visib
 user only when bound to one of its school's students.
 """
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
-from schools.admin import ReadOnlyAdminMixin, SchoolScopedAdmin, staff_school_id
+from schools.admin import ReadOnlyAdminMixin, SchoolScopedAdmin, SuperuserOnlyAdminMixin, staff_school_id
+from schools.models import AuditLog, Student
 
 from .models import BindEvent, Contact, Parent, ParentToken, ShareLink
 
@@ -31,20 +33,66 @@ class ContactInline(admin.TabularInline):
         return qs if school_id is None else qs.filter(student__school_id=school_id)
 
 
+class StudentContactInline(admin.TabularInline):
+    model = Contact
+    fk_name = "student"
+    fields = ["parent", "role", "relation", "bound_via", "bound_at", "call_order"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("parent")
+
+
+class StudentAuditInline(admin.TabularInline):
+    """The student's audit trail: who changed what, when and why."""
+
+    model = AuditLog
+    fk_name = "student"
+    fields = ["created_at", "action", "actor_user", "actor_openid", "reason", "data"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["-created_at", "-id"]
+    verbose_name_plural = _("audit records")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor_user")
+
+
+@admin.register(Student)
+class StudentAdmin(SchoolScopedAdmin):
+    """A student's page: roster fields, its contacts and its audit trail."""
+
+    list_display = ["name", "user_id", "school", "grade", "class_name", "student_number", "is_active"]
+    list_filter = ["school", "is_active", "grade", "class_name"]
+    search_fields = ["user_id", "name", "student_number"]
+    list_select_related = ["school"]
+    show_full_result_count = False
+    list_per_page = 50
+    inlines = [StudentContactInline, StudentAuditInline]
+
+
 @admin.register(Parent)
-class ParentAdmin(admin.ModelAdmin):
+class ParentAdmin(SchoolScopedAdmin):
     list_display = ["openid", "nickname", "voip_scope_granted", "voip_scope_updated_at", "last_login_at", "created_at"]
     list_filter = ["voip_scope_granted"]
     search_fields = ["openid", "nickname"]
     readonly_fields = ["openid", "unionid", "voip_scope_granted", "voip_scope_updated_at", "last_login_at", "created_at"]
     inlines = [ContactInline]
-
-    def get_queryset(self, request):
-        qs = super().get_queryset(request)
-        school_id = staff_school_id(request)
-        if school_id is None:
-            return qs
-        return qs.filter(contacts__student__school_id=school_id).distinct()
+    school_path = "contacts__student__school"
+    school_path_distinct = True  # a parent is of every school where it is a contact
 
     def has_add_permission(self, request):
         return False
@@ -82,7 +130,7 @@ class BindEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ParentToken)
-class ParentTokenAdmin(admin.ModelAdmin):
+class ParentTokenAdmin(SuperuserOnlyAdminMixin, admin.ModelAdmin):
     """Superusers only: tokens are not a school's business. Revoking works by setting ``revoked_at``."""
 
     list_display = ["parent", "created_at", "expires_at", "revoked_at"]
@@ -90,15 +138,6 @@ class ParentTokenAdmin(admin.ModelAdmin):
     list_select_related = ["parent"]
     fields = ["parent", "created_at", "expires_at", "revoked_at"]
     readonly_fields = ["parent", "created_at", "expires_at"]
-
-    def has_module_permission(self, request):
-        return request.user.is_superuser
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_superuser
-
-    def has_change_permission(self, request, obj=None):
-        return request.user.is_superuser
 
     def has_add_permission(self, request):
         return False

@@ -1,0 +1,136 @@
+"""One school per staff user, enforced by ``SchoolScopedAdmin`` for every ModelAdmin (issue 4 §1)."""
+from datetime import time, timedelta
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Permission, User
+from django.test import RequestFactory
+from django.urls import reverse
+from django.utils import timezone
+
+from calls.models import CallingWindow, CallPolicy, CallRecord, DeviceAuthorizationHistory, StudentCallPolicy
+from calls.tests.factories import DeviceAuthorizationFactory
+from contacts.models import BindEvent, Contact, ParentToken, ShareLink
+from contacts.tests.factories import ContactFactory
+from schools.admin import SchoolScopedAdmin, SuperuserOnlyAdminMixin
+from schools.models import AuditLog, StaffMembership
+from schools.services import api_access_token_issue, api_client_create
+from schools.tests.factories import (
+    DeviceFactory,
+    DeviceGroupFactory,
+    SchoolFactory,
+    StaffMembershipFactory,
+    StudentFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def make_world(tag: str):
+    """A school with one row of every model the admin shows, and a staff user with every permission."""
+    school = SchoolFactory(name=f"学校{tag}")
+    group = DeviceGroupFactory(school=school)
+    device = DeviceFactory(school=school, group=group)
+    student = StudentFactory(school=school, name=f"学生{tag}")
+    contact = ContactFactory(student=student, role=Contact.Role.ADMIN)
+    parent = contact.parent
+    link = ShareLink.objects.create(token_hash=f"{tag}" * 64, student=student, issued_by=parent, expires_at=timezone.now() + timedelta(hours=1))
+    BindEvent.objects.create(type="success", errMsg="ok", user_id=student.user_id, openid=parent.openid, student=student, share_link=link)
+    ParentToken.objects.create(parent=parent, token_hash=f"t{tag}" * 32, expires_at=timezone.now() + timedelta(days=1))
+    client, _ = api_client_create(school=school, name=f"厂商{tag}")
+    api_access_token_issue(client=client)
+    AuditLog.objects.create(school=school, student=student, action="admin_bound")
+    CallPolicy.objects.create(school=school)
+    StudentCallPolicy.objects.create(student=student, daily_minutes=10)
+    CallingWindow.objects.create(school=school, weekday=0, start_time=time(8), end_time=time(9))
+    DeviceAuthorizationFactory(parent=parent, group=group)
+    DeviceAuthorizationFactory(parent=parent, device=device)
+    DeviceAuthorizationHistory.objects.create(parent=parent, device=device, status=1, source="request")
+    DeviceAuthorizationHistory.objects.create(parent=parent, group=group, status=1, source="request")
+    CallRecord.objects.create(room_id=f"room-{tag}", school=school, device=device, student=student, parent=parent, openid=parent.openid)
+    membership = StaffMembershipFactory(school=school, user=UserFactory(username=f"staff-{tag}"))
+    membership.user.user_permissions.set(Permission.objects.all())  # even every permission is not enough to leave the school
+    return {"school": school, "student": student, "device": device, "group": group, "user": membership.user, "membership": membership}
+
+
+@pytest.fixture
+def worlds():
+    return make_world("A"), make_world("B")
+
+
+def request_for(user):
+    request = RequestFactory().get("/admin/")
+    request.user = user
+    return request
+
+
+def test_every_model_admin_is_scoped_or_superuser_only(worlds):
+    a, b = worlds
+    superuser = User.objects.create_superuser("root", "r@example.com", "pw")
+    checked = 0
+    for model, model_admin in admin.site._registry.items():
+        if isinstance(model_admin, SuperuserOnlyAdminMixin):
+            assert not model_admin.has_module_permission(request_for(a["user"])), model
+            assert not model_admin.has_view_permission(request_for(a["user"])), model
+            continue
+        assert isinstance(model_admin, SchoolScopedAdmin), f"{type(model_admin).__name__} is neither scoped nor superuser-only"
+        seen_a = set(model_admin.get_queryset(request_for(a["user"])).values_list("pk", flat=True))
+        seen_b = set(model_admin.get_queryset(request_for(b["user"])).values_list("pk", flat=True))
+        everything = set(model_admin.get_queryset(request_for(superuser)).values_list("pk", flat=True))
+        assert seen_a and seen_b, f"{model.__name__}: each school should see its own rows"
+        assert not seen_a & seen_b, f"{model.__name__}: a row is visible to two schools"
+        assert seen_a | seen_b <= everything
+        checked += 1
+    assert checked >= 15
+
+
+def test_another_schools_row_is_404_by_url(client, worlds):
+    a, b = worlds
+    client.force_login(a["user"])
+    assert client.get(reverse("admin:schools_student_change", args=[b["student"].pk])).status_code == 404
+    assert client.get(reverse("admin:schools_student_change", args=[a["student"].pk])).status_code == 200
+    assert client.get(reverse("admin:schools_device_delete", args=[b["device"].pk])).status_code == 404
+    assert client.get(reverse("admin:schools_student_history", args=[b["student"].pk])).status_code == 404
+
+
+def test_choices_and_filters_offer_only_the_own_school(client, worlds):
+    a, b = worlds
+    client.force_login(a["user"])
+    page = client.get(reverse("admin:schools_device_add")).content.decode()
+    assert a["group"].name in page and b["group"].name not in page
+    page = client.get(reverse("admin:schools_device_changelist")).content.decode()
+    assert a["school"].name in page and b["school"].name not in page  # the school filter's choices
+
+
+def test_staff_cannot_move_a_row_to_another_school(client, worlds):
+    a, b = worlds
+    client.force_login(a["user"])
+    url = reverse("admin:schools_devicegroup_add")
+    data = {"school": b["school"].pk, "name": "新楼", "group_id": "grp_new", "model_type": "校园电话", "capacity": 50}
+    data.update({"devices-TOTAL_FORMS": 0, "devices-INITIAL_FORMS": 0})
+    response = client.post(url, data)
+    assert response.status_code == 200  # the other school is not a valid choice
+    assert not b["school"].device_groups.filter(group_id="grp_new").exists()
+
+
+def test_staff_cannot_grant_themselves_rights(client, worlds):
+    a, _ = worlds
+    client.force_login(a["user"])
+    assert client.get(reverse("admin:auth_user_change", args=[a["user"].pk])).status_code == 403
+    assert client.get(reverse("admin:schools_staffmembership_changelist")).status_code == 403
+    assert client.get(reverse("admin:schools_school_add")).status_code == 403
+
+
+def test_read_only_viewer_can_look_but_not_change(client, worlds):
+    a, _ = worlds
+    a["membership"].role = StaffMembership.Role.VIEWER
+    a["membership"].save()
+    client.force_login(a["user"])
+    url = reverse("admin:schools_student_change", args=[a["student"].pk])
+    assert client.get(url).status_code == 200
+    response = client.post(url, {"name": "改名"})
+    assert response.status_code == 403
+    a["student"].refresh_from_db()
+    assert a["student"].name == "学生A"
+    assert client.get(reverse("admin:schools_student_add")).status_code == 403
