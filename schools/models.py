@@ -40,6 +40,14 @@ class School(models.Model):
         default=24,
         validators=[MinValueValidator(1), MaxValueValidator(SHARE_LINK_TTL_MAX_HOURS)],
     )
+    require_claim_code = models.BooleanField(
+        _("require a claim code for admin binding"),
+        default=False,
+        help_text=_("Parents must enter the code printed on the student's letter to become its admin contact."),
+    )
+    claim_code_ttl_days = models.PositiveSmallIntegerField(
+        _("claim code lifetime (days)"), default=30, validators=[MinValueValidator(1), MaxValueValidator(365)]
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
