@@ -4,11 +4,14 @@ Rows reach their school through the student (``school_path``); a parent is visib
 user only when bound to one of its school's students.
 """
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from schools.admin import ReadOnlyAdminMixin, SchoolScopedAdmin, SuperuserOnlyAdminMixin, staff_school_id
 from schools.models import AuditLog, Student
 
+from .admin_staff import StaffActionsMixin, deactivate_students, revoke_share_links
 from .models import BindEvent, Contact, Parent, ParentToken, ShareLink
 
 
@@ -36,7 +39,7 @@ class ContactInline(admin.TabularInline):
 class StudentContactInline(admin.TabularInline):
     model = Contact
     fk_name = "student"
-    fields = ["parent", "role", "relation", "bound_via", "bound_at", "call_order"]
+    fields = ["parent", "role", "relation", "bound_via", "bound_at", "call_order", "staff_actions"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -47,6 +50,15 @@ class StudentContactInline(admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("parent")
+
+    @admin.display(description=_("staff actions"))
+    def staff_actions(self, contact):
+        remove = reverse("admin:schools_student_remove_contact", args=[contact.student_id, contact.pk])
+        links = [format_html('<a href="{}">{}</a>', remove, _("remove…"))]
+        if not contact.is_admin:
+            transfer = reverse("admin:schools_student_transfer_admin", args=[contact.student_id])
+            links.append(format_html('<a href="{}">{}</a>', transfer, _("make admin…")))
+        return format_html_join(" · ", "{}", ((link,) for link in links))
 
 
 class StudentAuditInline(admin.TabularInline):
@@ -72,7 +84,7 @@ class StudentAuditInline(admin.TabularInline):
 
 
 @admin.register(Student)
-class StudentAdmin(SchoolScopedAdmin):
+class StudentAdmin(StaffActionsMixin, SchoolScopedAdmin):
     """A student's page: roster fields, its contacts and its audit trail."""
 
     list_display = ["name", "user_id", "school", "grade", "class_name", "student_number", "is_active"]
@@ -82,6 +94,7 @@ class StudentAdmin(SchoolScopedAdmin):
     show_full_result_count = False
     list_per_page = 50
     inlines = [StudentContactInline, StudentAuditInline]
+    actions = [deactivate_students, revoke_share_links]
 
 
 @admin.register(Parent)

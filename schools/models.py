@@ -276,6 +276,10 @@ class AuditLog(models.Model):
         VOIP_SCOPE_CHANGED = "voip_scope_changed", _("scope.voip changed")
         API_SECRET_ISSUED = "api_secret_issued", _("API client secret issued")
         CALL_ORDER_SET = "call_order_set", _("call order set")
+        STAFF_CONTACT_REMOVED = "staff_contact_removed", _("contact removed by staff")
+        STAFF_ADMIN_TRANSFERRED = "staff_admin_transferred", _("admin role transferred by staff")
+        STAFF_SHARE_LINKS_REVOKED = "staff_share_links_revoked", _("share links revoked by staff")
+        STAFF_STUDENT_DEACTIVATED = "staff_student_deactivated", _("student deactivated by staff")
 
     school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="audit_logs", null=True, blank=True, verbose_name=_("school"))
     student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="audit_logs", null=True, blank=True, verbose_name=_("student"))
