@@ -298,4 +298,4 @@ class AuditLog(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self):
-        return f"{self.get_action_display()} @ {self.created_at:%Y-%m-%d %H:%M}"
+        return f"{self.get_action_display()} @ {timezone.localtime(self.created_at):%Y-%m-%d %H:%M}"
