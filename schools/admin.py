@@ -6,6 +6,7 @@ school); superusers see all.
 """
 from django.apps import apps
 from django.contrib import admin, messages
+from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.auth.models import Group, User
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
@@ -109,8 +110,8 @@ class SchoolScopedAdmin(admin.ModelAdmin):
         """Foreign-key filters list only the staff user's school's objects."""
         scoped = []
         for entry in super().get_list_filter(request):
-            if isinstance(entry, str) and "__" not in entry:
-                field = self.model._meta.get_field(entry)
+            if isinstance(entry, str):
+                field = get_fields_from_path(self.model, entry)[-1]
                 if field.is_relation and field.many_to_one:
                     entry = (entry, SchoolScopedRelatedFilter)
             scoped.append(entry)

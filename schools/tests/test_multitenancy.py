@@ -134,3 +134,11 @@ def test_read_only_viewer_can_look_but_not_change(client, worlds):
     a["student"].refresh_from_db()
     assert a["student"].name == "学生A"
     assert client.get(reverse("admin:schools_student_add")).status_code == 403
+
+
+def test_related_filters_across_relations_list_only_the_own_school(client, worlds):
+    a, b = worlds
+    client.force_login(a["user"])
+    for url in ("admin:contacts_contact_changelist", "admin:contacts_sharelink_changelist", "admin:schools_apiaccesstoken_changelist"):
+        page = client.get(reverse(url)).content.decode()
+        assert b["school"].name not in page, url
