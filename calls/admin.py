@@ -17,7 +17,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from schools.admin import ReadOnlyAdminMixin, SchoolScopedAdmin, SchoolScopedRelatedFilter, staff_school_id
-from schools.models import School, Student
+from schools.models import Student
 
 from .models import (
     CallingWindow,

@@ -35,7 +35,7 @@ def add_contacts(school, n: int):
     parents = Parent.objects.bulk_create([Parent(openid=f"oScale{i:020d}") for i in range(n)], batch_size=5000)
     students = list(Student.objects.filter(school=school).order_by("id").values_list("id", flat=True)[:n])
     Contact.objects.bulk_create(
-        [Contact(student_id=s, parent=p, role=1, bound_via="admin") for s, p in zip(students, parents)], batch_size=5000
+        [Contact(student_id=s, parent=p, role=1, bound_via="admin") for s, p in zip(students, parents, strict=True)], batch_size=5000
     )
 
 
