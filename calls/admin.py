@@ -31,6 +31,15 @@ from .models import (
 from .reports import DEFAULT_GROUPING, GROUPINGS, LOCAL_TZ, VIDEO_MB_PER_MINUTE, VOICE_MB_PER_MINUTE, usage_by_day, usage_total
 
 
+def _local_iso(value):
+    """An ISO timestamp (stored in UTC) as local time (Asia/Shanghai, ``TIME_ZONE``); anything else unchanged."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return value
+    return timezone.localtime(moment).isoformat() if timezone.is_aware(moment) else value
+
+
 # ---------------------------------------------------------------- list filters
 
 
@@ -216,11 +225,14 @@ class CallRecordAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
 
     @admin.display(description=_("events"))
     def events_display(self, obj):
-        """The onVoipEvent events as received, in order of arrival."""
+        """The onVoipEvent events as received, in order of arrival; ``received_at`` in local time."""
         events = obj.events if isinstance(obj.events, dict) else {}
-        ordered = dict(
-            sorted(events.items(), key=lambda item: str(item[1].get("received_at", "")) if isinstance(item[1], dict) else "")
-        )
+        ordered = {
+            name: {**event, "received_at": _local_iso(event["received_at"])} if isinstance(event, dict) and "received_at" in event else event
+            for name, event in sorted(
+                events.items(), key=lambda item: str(item[1].get("received_at", "")) if isinstance(item[1], dict) else ""
+            )
+        }
         return format_html('<pre style="white-space: pre-wrap">{}</pre>', json.dumps(ordered, indent=2, ensure_ascii=False))
 
 

@@ -1,4 +1,5 @@
 """Mini-program API of the calls app (parent bearer token): device authorizations and call history."""
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
@@ -23,9 +24,9 @@ class AuthorizationItemSerializer(serializers.Serializer):
     def validate(self, attrs):
         if attrs.get("group_id"):
             if attrs.get("sn") or attrs.get("model_id"):
-                raise serializers.ValidationError({"group_id": "Give either group_id or sn and model_id, not both."})
+                raise serializers.ValidationError({"group_id": _("Give either group_id or sn and model_id, not both.")})
         elif not attrs.get("sn") or not attrs.get("model_id"):
-            raise serializers.ValidationError({"sn": "Give sn and model_id, or group_id."})
+            raise serializers.ValidationError({"sn": _("Give sn and model_id, or group_id.")})
         return attrs
 
     def to_representation(self, record):

@@ -98,7 +98,7 @@ def _ensure_contacts(school: School, students: list[Student], now: datetime) -> 
                 role=Contact.Role.ADMIN if admin else Contact.Role.ORDINARY,
                 relation=relation,
                 bound_via=Contact.BoundVia.ADMIN_BINDING if admin else Contact.BoundVia.SHARE_LINK,
-                bound_at=now - timedelta(days=30 + rng.randint(0, 60), minutes=rng.randint(0, 600)),
+                bound_at=now - timedelta(days=rng.randint(6, 25), minutes=rng.randint(0, 600)),  # before the 5 demo days, inside the dashboard's 30
             )
             for student, openid, relation, admin in wanted
         ],

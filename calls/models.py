@@ -176,7 +176,7 @@ class DeviceAuthorization(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.parent} · {self.device or self.group} · {self.status}"
+        return f"{self.parent} · {self.device or self.group} · {self.get_status_display()}"
 
 
 class DeviceAuthorizationHistory(models.Model):
@@ -196,7 +196,8 @@ class DeviceAuthorizationHistory(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self):
-        return f"{self.parent} · {self.device or self.group} → {self.status}"
+        status = self.get_status_display() if self.status is not None else _("record removed")
+        return f"{self.parent} · {self.device or self.group} → {status}"
 
 
 class CallRecord(models.Model):

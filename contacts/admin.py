@@ -8,9 +8,12 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from schools.admin import ReadOnlyAdminMixin, SchoolScopedAdmin, SuperuserOnlyAdminMixin, staff_school_id
+from schools.admin import ReadOnlyAdminMixin, RosterImportExportMixin, SchoolScopedAdmin, SuperuserOnlyAdminMixin, staff_school_id
 from schools.models import AuditLog, Student
+from schools.resources import StudentResource
 
+from .admin_claim_codes import issue_claim_codes
+from .admin_filters import HasAdminFilter, HasContactFilter
 from .admin_staff import StaffActionsMixin, deactivate_students, revoke_share_links
 from .models import BindEvent, Contact, Parent, ParentToken, ShareLink
 
@@ -84,17 +87,19 @@ class StudentAuditInline(admin.TabularInline):
 
 
 @admin.register(Student)
-class StudentAdmin(StaffActionsMixin, SchoolScopedAdmin):
+class StudentAdmin(RosterImportExportMixin, StaffActionsMixin, SchoolScopedAdmin):
     """A student's page: roster fields, its contacts and its audit trail."""
 
+    resource_classes = [StudentResource]  # roster import/export, CSV and XLSX
+
     list_display = ["name", "user_id", "school", "grade", "class_name", "student_number", "is_active"]
-    list_filter = ["school", "is_active", "grade", "class_name"]
+    list_filter = ["school", "is_active", "grade", "class_name", HasContactFilter, HasAdminFilter]
     search_fields = ["user_id", "name", "student_number"]
     list_select_related = ["school"]
     show_full_result_count = False
     list_per_page = 50
     inlines = [StudentContactInline, StudentAuditInline]
-    actions = [deactivate_students, revoke_share_links]
+    actions = [deactivate_students, revoke_share_links, issue_claim_codes]
 
 
 @admin.register(Parent)

@@ -17,6 +17,7 @@ from . import selectors, services
 from .models import BindEvent
 
 RELATION_MAX = 16
+CLAIM_CODE_INPUT_MAX = 32  # 10 symbols, with room for the dash and spaces a parent types
 
 # HTTP status of each bindContact outcome (seed 003 §2.5): 200 for success and binded.
 BIND_STATUS = {
@@ -133,16 +134,32 @@ class RelationInputSerializer(serializers.Serializer):
     relation = StrictCharField(max_length=RELATION_MAX, required=False, allow_blank=True, default="")
 
 
+class AdminBindInputSerializer(RelationInputSerializer):
+    claim_code = StrictCharField(max_length=CLAIM_CODE_INPUT_MAX, required=False, allow_blank=True, default="")
+
+
 class AdminBindApi(APIView):
-    """``POST /api/v1/students/{user_id}/admin`` ``{relation?}``: bindVoipAdminContact (seed 003 §2.1).
+    """``POST /api/v1/students/{user_id}/admin`` ``{relation?, claim_code?}``: bindVoipAdminContact (seed 003 §2.1).
 
     Answers the bindContact event: ``success``/``binded`` 200, ``auth`` 403, ``overload`` 409;
     409 ``admin_exists`` when another parent is admin; 404 for an unknown or inactive student.
+    When the school requires a claim code (the one on the student's letter, any case, dash
+    optional): 400 naming ``claim_code`` when it is missing, or wrong, expired, used or revoked
+    (one answer for the four); 429 after ``CLAIM_CODE_MAX_ATTEMPTS`` wrong codes for the student
+    within ``CLAIM_CODE_WINDOW``, until that window ends.
     """
 
-    @extend_schema(request=RelationInputSerializer, responses=BIND_RESPONSES, tags=["binding"])
+    @extend_schema(
+        request=AdminBindInputSerializer,
+        responses={
+            **BIND_RESPONSES,
+            400: OpenApiResponse(description="claim_code missing or not valid"),
+            429: OpenApiResponse(description="too many wrong claim codes for this student"),
+        },
+        tags=["binding"],
+    )
     def post(self, request, user_id):
-        data = RelationInputSerializer(data=request.data)
+        data = AdminBindInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         return bind_response(services.admin_bind(parent=request.user, user_id=user_id, **data.validated_data))
 

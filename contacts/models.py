@@ -4,6 +4,7 @@ Source: seed 003 §2 (binding, contact list, delete, transfer, events), REFERENC
 The invariants that must never be false are database constraints; the contact limit is kept
 by locking the student row (see ``contacts.services``).
 """
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -52,7 +53,7 @@ class ParentToken(models.Model):
         indexes = [models.Index(fields=["expires_at"], name="parent_token_expires_idx")]
 
     def __str__(self):
-        return f"{self.parent.openid} until {self.expires_at:%Y-%m-%d %H:%M}"
+        return _("%(openid)s until %(time)s") % {"openid": self.parent.openid, "time": f"{timezone.localtime(self.expires_at):%Y-%m-%d %H:%M}"}
 
 
 class Contact(models.Model):
@@ -172,4 +173,53 @@ class BindEvent(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self):
-        return f"{self.type} {self.openid} → {self.user_id}"
+        return f"{self.get_type_display()} {self.openid} → {self.user_id}"
+
+
+class ClaimCode(models.Model):
+    """A code printed on a student's letter that a parent enters to become its admin contact.
+
+    Required by ``admin_bind`` when the school sets ``require_claim_code``. Single use, expiring
+    (``expires_at``, school setting ``claim_code_ttl_days``), per student. The raw code is shown
+    once, in the letters; only a SHA-256 digest is stored (``contacts.services``). Issuing a new
+    code revokes the student's live one, and PostgreSQL keeps at most one live code per student.
+    """
+
+    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="claim_codes", verbose_name=_("student"))
+    code_hash = models.CharField(_("code digest"), max_length=64, editable=False)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("issued by"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+    used_by = models.ForeignKey(
+        Parent, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("used by")
+    )
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("claim code")
+        verbose_name_plural = _("claim codes")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["student"],
+                condition=Q(used_at__isnull=True, revoked_at__isnull=True),
+                name="claim_code_one_live_per_student",
+            ),
+            models.CheckConstraint(condition=Q(expires_at__gt=models.F("created_at")), name="claim_code_expires_after_created"),
+        ]
+
+    def __str__(self):
+        return f"{self.student} · {timezone.localtime(self.created_at):%Y-%m-%d %H:%M}"
+
+    @property
+    def is_live(self) -> bool:
+        """Neither used nor revoked (it may still have expired)."""
+        return self.used_at is None and self.revoked_at is None

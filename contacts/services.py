@@ -1,14 +1,20 @@
-"""Writes of the contacts app: login, scope.voip, binding, share links, deletion, transfer.
+"""Writes of the contacts app: login, scope.voip, claim codes, binding, share links, deletion, transfer.
 
 Each service is one transaction and writes its audit row (``schools.AuditLog``) and, for the
 binding flow, its ``BindEvent`` inside it. Binding rules follow seed 003 §2 and REFERENCE.md §3;
 the contact limit and the single admin are kept under the student row lock (``contacts.locks``)
 and, for the admin and uniqueness, by PostgreSQL constraints.
 """
+import hmac
+import re
+import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
@@ -22,8 +28,8 @@ from schools.tokens import token_hash, token_new
 from schools.validators import wechat_id_validator
 
 from . import wechat
-from .locks import student_lock
-from .models import BindEvent, Contact, Parent, ParentToken, ShareLink
+from .locks import student_lock, students_lock
+from .models import BindEvent, ClaimCode, Contact, Parent, ParentToken, ShareLink
 from .selectors import contact_access
 
 SANDBOX_CODE_PREFIX = "sandbox:"
@@ -140,6 +146,113 @@ def parent_set_voip_scope(*, parent: Parent, granted: bool) -> Parent:
     return parent
 
 
+# --- Claim codes -----------------------------------------------------------------------------------
+
+CLAIM_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # 31 symbols: no 0/O, 1/I/L to misread on paper
+CLAIM_CODE_LENGTH = 10  # 31**10 ≈ 2**49.5 codes
+_CLAIM_CODE_SEPARATORS = re.compile(r"[\s\-\u2010-\u2015\u2212]+")  # spaces and every kind of dash
+
+
+def claim_code_new() -> str:
+    """A random claim code as printed: 10 symbols of ``CLAIM_CODE_ALPHABET`` (≈ 49.5 bits), dash in the middle."""
+    raw = "".join(secrets.choice(CLAIM_CODE_ALPHABET) for _ in range(CLAIM_CODE_LENGTH))
+    half = CLAIM_CODE_LENGTH // 2
+    return f"{raw[:half]}-{raw[half:]}"
+
+
+def claim_code_normalize(code: str) -> str:
+    """A typed claim code as compared: full-width forms folded (NFKC), upper case, no spaces or dashes."""
+    return _CLAIM_CODE_SEPARATORS.sub("", unicodedata.normalize("NFKC", code)).upper()
+
+
+def _claim_code_digest(*, student: Student, code: str) -> str:
+    """The stored SHA-256 digest (``token_hash``) of a normalized code, salted with the student's pk."""
+    return token_hash(f"{student.pk}:{claim_code_normalize(code)}")
+
+
+def _claim_code_failures_key(student: Student) -> str:
+    return f"claim_code:failures:{student.pk}"
+
+
+def _claim_code_count_failure(student: Student) -> int:
+    """Count a wrong code for ``student`` (atomic ``cache.add`` + ``cache.incr``); the window starts at the first."""
+    key, window = _claim_code_failures_key(student), int(settings.CLAIM_CODE_WINDOW.total_seconds())
+    cache.add(key, 0, timeout=window)
+    try:
+        return cache.incr(key)
+    except ValueError:  # the window ended between add and incr: this one opens the next
+        cache.add(key, 1, timeout=window)
+        return 1
+
+
+def _claim_code_check(*, student: Student, claim_code: str) -> ClaimCode:
+    """The student's live, unexpired claim code if ``claim_code`` is it; call under the student lock.
+
+    Raises ``ApplicationError`` (field ``claim_code``) when missing (not counted) or wrong, expired,
+    used or revoked (counted, same message), ``TooManyRequests`` while the student is locked out.
+    """
+    if not claim_code_normalize(claim_code):
+        raise ApplicationError(
+            _("Enter the claim code printed on the student's letter."), field="claim_code", code="claim_code_required"
+        )
+    if (cache.get(_claim_code_failures_key(student)) or 0) >= settings.CLAIM_CODE_MAX_ATTEMPTS:
+        raise TooManyRequests(
+            _("Too many wrong claim codes for this student; try again later."), field="claim_code", code="claim_code_locked"
+        )
+    live = ClaimCode.objects.filter(student=student, used_at__isnull=True, revoked_at__isnull=True).first()
+    digest = _claim_code_digest(student=student, code=claim_code)
+    if live is None or live.expires_at <= timezone.now() or not hmac.compare_digest(live.code_hash, digest):
+        _claim_code_count_failure(student)
+        raise ApplicationError(_("The claim code is not valid."), field="claim_code", code="invalid_claim_code")
+    return live
+
+
+def _claim_code_use(*, code: ClaimCode, parent: Parent) -> None:
+    """Mark ``code`` used by ``parent``; only one use can ever succeed (conditional UPDATE)."""
+    used = ClaimCode.objects.filter(pk=code.pk, used_at__isnull=True, revoked_at__isnull=True).update(
+        used_at=timezone.now(), used_by=parent
+    )
+    if used != 1:  # only reachable if the student lock was bypassed
+        raise Conflict(_("The claim code was used at the same time; try again."), field="claim_code")
+
+
+@transaction.atomic
+def claim_codes_issue(*, students, issued_by) -> list[tuple[Student, str]]:
+    """Issue a new claim code to each of ``students`` (e.g. a class whose letters staff print).
+
+    ``students``: Student rows or a queryset; duplicates are dropped. ``issued_by``: the staff
+    user. Returns ``[(student, code)]`` in the order given, ``code`` as printed (``ABCDE-FGHJK``);
+    the codes exist only in this return value (stored as SHA-256 digests). Each expires after its
+    school's ``claim_code_ttl_days`` days. One transaction under the students' row locks (pk order):
+    each student's live code is revoked first, and one ``claim_code_issued`` audit row is written
+    per student.
+    """
+    wanted = list(dict.fromkeys(student.pk for student in students))
+    locked = {student.pk: student for student in students_lock(student_ids=wanted)}
+    now = timezone.now()
+    live = ClaimCode.objects.filter(student_id__in=list(locked), used_at__isnull=True, revoked_at__isnull=True)
+    revoked = set(live.values_list("student_id", flat=True))
+    live.update(revoked_at=now)
+    issued = []
+    for student in (locked[pk] for pk in wanted if pk in locked):
+        raw = claim_code_new()
+        code = ClaimCode.objects.create(
+            student=student,
+            code_hash=_claim_code_digest(student=student, code=raw),
+            issued_by=issued_by,
+            created_at=now,
+            expires_at=now + timedelta(days=student.school.claim_code_ttl_days),
+        )
+        audit_log_record(
+            action=AuditLog.Action.CLAIM_CODE_ISSUED,
+            student=student,
+            actor_user=issued_by,
+            data={"claim_code": code.pk, "expires_at": code.expires_at.isoformat(), "revoked_previous": student.pk in revoked},
+        )
+        issued.append((student, raw))
+    return issued
+
+
 # --- Binding ---------------------------------------------------------------------------------------
 
 
@@ -155,18 +268,27 @@ def _create_contact(**fields) -> Contact:
         raise Conflict(_("The contacts of this student changed at the same time; try again.")) from exc
 
 
-def admin_bind(*, parent: Parent, user_id: str, relation: str = "") -> BindOutcome:
+def admin_bind(*, parent: Parent, user_id: str, relation: str = "", claim_code: str = "") -> BindOutcome:
     """bindVoipAdminContact (seed 003 §2.1): the caller becomes the student's first contact and admin.
 
     Returns the bindContact outcome: ``success``, ``auth`` (scope.voip not granted), ``binded``
     (caller already bound), ``overload`` (limit reached). Raises ``NotFound`` (field ``user_id``)
     for an unknown or inactive student and ``Conflict`` when another parent is already admin.
+
+    When the school sets ``require_claim_code``, ``claim_code`` (as printed, e.g. ``ABCDE-FGHJK``;
+    any case, dash and spaces optional) is checked first, under the student lock: missing →
+    ``ApplicationError`` (field ``claim_code``, code ``claim_code_required``); wrong, expired, used
+    or revoked → ``ApplicationError`` (field ``claim_code``, code ``invalid_claim_code``, one message
+    for all four), counted per student; after ``CLAIM_CODE_MAX_ATTEMPTS`` wrong codes within
+    ``CLAIM_CODE_WINDOW`` → ``TooManyRequests`` until that window ends. On ``success`` the code is
+    marked used in the same transaction; other outcomes leave it unused. Ignored otherwise.
     """
     student = student_get_active(user_id=user_id)
     if student is None:
         raise NotFound(_("No active student with this user_id."), field="user_id")
     with transaction.atomic():
         student = student_lock(student_id=student.pk)
+        code = _claim_code_check(student=student, claim_code=claim_code) if student.school.require_claim_code else None
         if not parent.voip_scope_granted:
             return _outcome(BindEvent.Type.AUTH, parent=parent, student=student)
         existing = Contact.objects.filter(student=student, parent=parent).first()
@@ -179,8 +301,17 @@ def admin_bind(*, parent: Parent, user_id: str, relation: str = "") -> BindOutco
         contact = _create_contact(
             student=student, parent=parent, role=Contact.Role.ADMIN, relation=relation, bound_via=Contact.BoundVia.ADMIN_BINDING
         )
-        audit_log_record(action=AuditLog.Action.ADMIN_BOUND, student=student, actor_openid=parent.openid, data={"relation": relation})
+        data = {"relation": relation}
+        if code is not None:
+            _claim_code_use(code=code, parent=parent)
+            data["claim_code"] = code.pk
+        audit_log_record(action=AuditLog.Action.ADMIN_BOUND, student=student, actor_openid=parent.openid, data=data)
         return _outcome(BindEvent.Type.SUCCESS, parent=parent, student=student, contact=contact)
+
+
+def admin_bind_path(user_id: str) -> str:
+    """The mini-program admin-binding page of a student (printed as a QR code on its claim-code letter)."""
+    return f"{settings.ADMIN_BIND_PAGE_PATH}?{urlencode({'user_id': user_id})}"
 
 
 def share_link_path(token: str) -> str:

@@ -28,7 +28,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "portal.apps.PortalAdminConfig",  # django.contrib.admin with portal.admin_site.PortalAdminSite
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_filters",
     "django_celery_beat",
+    "import_export",
     "schools",
     "contacts",
     "calls",
@@ -98,6 +99,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "portal" / "static"]  # portal is not an app: its assets (dashboard, vendored Chart.js)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -155,6 +157,20 @@ PARENT_TOKEN_TTL = timedelta(days=env.int("PARENT_TOKEN_TTL_DAYS", default=7))
 API_ACCESS_TOKEN_TTL = timedelta(seconds=7200)  # REFERENCE.md §5: expires_in 7200
 # The mini-program page that opens a share link; the token is appended as ?token=.
 SHARE_LINK_PAGE_PATH = env("SHARE_LINK_PAGE_PATH", default="/pages/bind-contact/index")
+# The mini-program page where a parent enters a claim code; printed as a QR code with ?user_id=.
+ADMIN_BIND_PAGE_PATH = env("ADMIN_BIND_PAGE_PATH", default="/pages/bind-admin/index")
+# Wrong claim codes per student: after this many within the window, 429 until the window ends.
+CLAIM_CODE_MAX_ATTEMPTS = env.int("CLAIM_CODE_MAX_ATTEMPTS", default=5)
+CLAIM_CODE_WINDOW = timedelta(minutes=env.int("CLAIM_CODE_WINDOW_MINUTES", default=15))
+
+# --- Roster import and export (django-import-export, schools/resources.py) -----------------
+IMPORT_EXPORT_USE_TRANSACTIONS = True  # a file imports as one transaction, or not at all
+IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT = True  # no =HYPERLINK(...) reaches a spreadsheet as a formula
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"  # plus add (and not a read-only viewer): RosterImportExportMixin
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+# Files with more data rows than this import in the background (schools.ImportJob, Celery).
+IMPORT_ASYNC_ROW_THRESHOLD = env.int("IMPORT_ASYNC_ROW_THRESHOLD", default=2000)
+IMPORT_JOB_CHUNK_SIZE = env.int("IMPORT_JOB_CHUNK_SIZE", default=1000)  # rows between two progress updates
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")

@@ -1,6 +1,7 @@
 """URL map: admin, the mini-program API (/api/v1/), the WeChat-compatible API, OpenAPI docs."""
 from django.contrib import admin
 from django.http import JsonResponse
+from django.utils.translation import gettext
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -11,11 +12,12 @@ from schools.apis import AccessTokenApi
 
 def api_not_found(request, *args, **kwargs):
     """Unknown paths under /api/ answer JSON, like every other API error."""
-    return JsonResponse({"detail": "Not found.", "code": "not_found"}, status=404)
+    return JsonResponse({"detail": gettext("Not found."), "code": "not_found"}, status=404)
 
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("contacts.urls")),
     path("api/v1/", include("calls.urls")),
     path("api/schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),

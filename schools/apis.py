@@ -2,6 +2,7 @@
 import re
 
 from django.conf import settings
+from django.utils import translation
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -27,6 +28,11 @@ class WeChatCompatibleApi(APIView):
     """
 
     wechat_compatible = True
+
+    def dispatch(self, request, *args, **kwargs):
+        # Vendors' code is written against WeChat, whose errmsg texts are English.
+        with translation.override("en"):
+            return super().dispatch(request, *args, **kwargs)
 
     def initialize_request(self, request, *args, **kwargs):
         if request.method == "POST":

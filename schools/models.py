@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .validators import (
     DEVICE_NAME_MAX_CHARS,
@@ -172,7 +173,7 @@ class Student(models.Model):
 
     school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="students", verbose_name=_("school"))
     user_id = models.CharField(_("user_id"), max_length=128, unique=True, validators=[wechat_id_validator])
-    name = models.CharField(_("name"), max_length=64)
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=64)
     grade = models.CharField(_("grade"), max_length=32, blank=True)
     class_name = models.CharField(_("class"), max_length=32, blank=True)
     student_number = models.CharField(_("student number"), max_length=32, blank=True)
@@ -260,7 +261,7 @@ class ApiAccessToken(models.Model):
         indexes = [models.Index(fields=["expires_at"], name="api_token_expires_idx")]
 
     def __str__(self):
-        return f"{self.client.appid} until {self.expires_at:%Y-%m-%d %H:%M}"
+        return _("%(appid)s until %(time)s") % {"appid": self.client.appid, "time": f"{timezone.localtime(self.expires_at):%Y-%m-%d %H:%M}"}
 
 
 class AuditLog(models.Model):
@@ -276,6 +277,7 @@ class AuditLog(models.Model):
         VOIP_SCOPE_CHANGED = "voip_scope_changed", _("scope.voip changed")
         API_SECRET_ISSUED = "api_secret_issued", _("API client secret issued")
         CALL_ORDER_SET = "call_order_set", _("call order set")
+        CLAIM_CODE_ISSUED = "claim_code_issued", _("claim code issued")
         STAFF_CONTACT_REMOVED = "staff_contact_removed", _("contact removed by staff")
         STAFF_ADMIN_TRANSFERRED = "staff_admin_transferred", _("admin role transferred by staff")
         STAFF_SHARE_LINKS_REVOKED = "staff_share_links_revoked", _("share links revoked by staff")
@@ -299,3 +301,57 @@ class AuditLog(models.Model):
 
     def __str__(self):
         return f"{self.get_action_display()} @ {timezone.localtime(self.created_at):%Y-%m-%d %H:%M}"
+
+
+class ImportJob(models.Model):
+    """A roster file imported in the background (``schools.imports.import_job_run``, by Celery).
+
+    The admin's import sends files of more than ``IMPORT_ASYNC_ROW_THRESHOLD`` rows here. The job
+    checks every row first (``processed_rows`` counts them), then writes them all in one
+    transaction: it imports the whole file or, with ``errors``, nothing. The uploaded bytes are
+    kept only until the job finishes.
+    """
+
+    class Kind(models.TextChoices):
+        STUDENTS = "students", _("students")
+        DEVICES = "devices", _("devices")
+        GROUPS = "groups", _("device groups")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        RUNNING = "running", _("running")
+        DONE = "done", _("done")
+        FAILED = "failed", _("failed")
+
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="import_jobs", verbose_name=_("school"))
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    file_name = models.CharField(_("file name"), max_length=255)
+    file_format = models.CharField(_("file format"), max_length=8, help_text=_("csv or xlsx"))
+    data = models.BinaryField(_("file"), default=b"", editable=False)
+    deactivate_missing = models.BooleanField(
+        _("deactivate students missing from the file"), default=False
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    total_rows = models.PositiveIntegerField(_("rows"), default=0)
+    processed_rows = models.PositiveIntegerField(_("rows checked"), default=0)
+    totals = models.JSONField(_("result"), default=dict, blank=True, help_text=_("Rows new, updated, skipped; students deactivated."))
+    errors = models.JSONField(_("errors"), default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("import job")
+        verbose_name_plural = _("import jobs")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} · {self.file_name}"
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return min(100, self.processed_rows * 100 // self.total_rows) if self.total_rows else 0

@@ -177,7 +177,10 @@ def test_usage_page_adds_up_calls_minutes_and_traffic(superuser_client, usage_da
     assert label in page
     for css, value in (("calls", "3"), ("answered", "2"), ("connected", "3.0"), ("billed", "2.0"), ("traffic", "24.0")):
         assert f'<td class="num usage-{css}">{value}</td>' in page
-    assert "20 MB per minute of video" in page and "10–30 MB/min" in page  # the assumption is stated
+    # The assumption is stated (in the page's language; the figures are the same in any).
+    assert (response.context["voice_mb_per_minute"], response.context["video_mb_per_minute"]) == (2, 20)
+    assumption = page[page.index('class="help usage-assumption"') :].split("</p>", 1)[0]
+    assert "2 MB" in assumption and "20 MB" in assumption and "10–30 MB" in assumption and "Asia/Shanghai" in assumption
     current = response.context["usage_by"]
     assert current == (by or "school")
     for key in ("school", "device", "class"):  # the switch links the other groupings

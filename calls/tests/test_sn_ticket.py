@@ -177,7 +177,7 @@ def test_48001_says_the_mini_program_has_no_hardware_device_access(world):
 
     body = assert_error(get_ticket(world), 502, code="wechat_api_unauthorized")
 
-    assert "no hardware-device access" in body["detail"]
+    assert "硬件设备接入" in body["detail"] and "FAQ 3.2" in body["detail"]  # what to do, in either language
     assert "48001" in body["detail"]
 
 

@@ -2,6 +2,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import translation
 
 from schools.models import Device, School
 from schools.tests.factories import DeviceFactory, DeviceGroupFactory, SchoolFactory, StudentFactory
@@ -51,13 +52,19 @@ def test_group_takes_devices_of_its_school_and_type_up_to_capacity():
     school = SchoolFactory()
     group = DeviceGroupFactory(school=school, capacity=2)
     DeviceFactory.create_batch(2, school=school, group=group)
-    with pytest.raises(ValidationError, match="full"):
-        DeviceFactory.build(school=school, group=group).full_clean()
     roomy = DeviceGroupFactory(school=school)
-    with pytest.raises(ValidationError, match="type"):
-        DeviceFactory.build(school=school, group=roomy, model_type="门禁").full_clean()
-    with pytest.raises(ValidationError, match="another school"):
-        DeviceFactory.build(school=SchoolFactory(), group=roomy).full_clean()
+    with translation.override("en"):  # the English messages tell the three rules apart
+        with pytest.raises(ValidationError, match="full") as exc:
+            DeviceFactory.build(school=school, group=group).full_clean()
+        assert list(exc.value.message_dict) == ["group"]
+        with pytest.raises(ValidationError, match="type") as exc:
+            DeviceFactory.build(school=school, group=roomy, model_type="门禁").full_clean()
+        assert list(exc.value.message_dict) == ["group"]
+        with pytest.raises(ValidationError, match="another school") as exc:
+            DeviceFactory.build(school=SchoolFactory(), group=roomy).full_clean()
+        assert list(exc.value.message_dict) == ["group"]
+    with pytest.raises(ValidationError, match="已满"):  # staff read it in Chinese by default
+        DeviceFactory.build(school=school, group=group).full_clean()
     DeviceFactory.build(school=school, group=roomy).full_clean()
 
 

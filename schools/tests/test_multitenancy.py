@@ -10,10 +10,10 @@ from django.utils import timezone
 
 from calls.models import CallingWindow, CallPolicy, CallRecord, DeviceAuthorizationHistory, StudentCallPolicy
 from calls.tests.factories import DeviceAuthorizationFactory
-from contacts.models import BindEvent, Contact, ParentToken, ShareLink
+from contacts.models import BindEvent, ClaimCode, Contact, ParentToken, ShareLink
 from contacts.tests.factories import ContactFactory
 from schools.admin import SchoolScopedAdmin, SuperuserOnlyAdminMixin
-from schools.models import AuditLog, StaffMembership
+from schools.models import AuditLog, ImportJob, StaffMembership
 from schools.services import api_access_token_issue, api_client_create
 from schools.tests.factories import (
     DeviceFactory,
@@ -38,6 +38,7 @@ def make_world(tag: str):
     link = ShareLink.objects.create(token_hash=f"{tag}" * 64, student=student, issued_by=parent, expires_at=timezone.now() + timedelta(hours=1))
     BindEvent.objects.create(type="success", errMsg="ok", user_id=student.user_id, openid=parent.openid, student=student, share_link=link)
     ParentToken.objects.create(parent=parent, token_hash=f"t{tag}" * 32, expires_at=timezone.now() + timedelta(days=1))
+    ClaimCode.objects.create(student=student, code_hash=f"c{tag}" * 32, expires_at=timezone.now() + timedelta(days=30))
     client, _ = api_client_create(school=school, name=f"厂商{tag}")
     api_access_token_issue(client=client)
     AuditLog.objects.create(school=school, student=student, action="admin_bound")
@@ -49,6 +50,7 @@ def make_world(tag: str):
     DeviceAuthorizationHistory.objects.create(parent=parent, device=device, status=1, source="request")
     DeviceAuthorizationHistory.objects.create(parent=parent, group=group, status=1, source="request")
     CallRecord.objects.create(room_id=f"room-{tag}", school=school, device=device, student=student, parent=parent, openid=parent.openid)
+    ImportJob.objects.create(school=school, kind=ImportJob.Kind.STUDENTS, file_name=f"{tag}.csv", file_format="csv")
     membership = StaffMembershipFactory(school=school, user=UserFactory(username=f"staff-{tag}"))
     membership.user.user_permissions.set(Permission.objects.all())  # even every permission is not enough to leave the school
     return {"school": school, "student": student, "device": device, "group": group, "user": membership.user, "membership": membership}

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 
 from contacts.models import Parent, ParentToken
@@ -278,6 +278,11 @@ def test_expired_bearer_token_is_401(api, logged_in):
 
     response = api.get(ME)
 
+    assert response.status_code == 401
+    assert response.json()["code"] == "authentication_failed"
+    assert "过期" in response.json()["detail"]  # Chinese by default
+    with translation.override("zh-hans"):  # the English request must not leave English active for later tests
+        response = api.get(ME, HTTP_ACCEPT_LANGUAGE="en")
     assert response.status_code == 401
     assert "expired" in response.json()["detail"]
 

@@ -1,0 +1,152 @@
+"""The portal's admin site: the default ``admin.site`` (``portal.apps.PortalAdminConfig``).
+
+Its index shows the school's dashboard (issue 4 §6) above the app list: server-rendered tables
+whose numbers link to the filtered changelists, and charts that ``portal/dashboard.js`` draws
+with the vendored Chart.js from ``admin/dashboard.json``. Both are scoped like every admin page,
+by ``schools.admin.staff_school_id``: a staff member sees its own school, a superuser all
+schools added up, a staff user without a school no dashboard at all.
+
+Selectors and admins are imported inside the methods: this module is imported while
+``admin.site`` is first set up, before any app's ``admin`` module.
+"""
+from datetime import date, timedelta
+from urllib.parse import urlencode
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
+from django.urls import NoReverseMatch, path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class PortalAdminSite(admin.AdminSite):
+    site_header = _("School VoIP portal")
+    site_title = _("School VoIP portal")
+    index_title = _("Site administration")  # Django's own msgid: translated (站点管理) without waiting for ours
+
+    def get_urls(self):
+        return [
+            path("dashboard.json", self.admin_view(self.dashboard_json), name="dashboard_json"),
+            *super().get_urls(),
+        ]
+
+    def index(self, request, extra_context=None):
+        return super().index(request, {"dashboard": self.dashboard_context(request), **(extra_context or {})})
+
+    # ---------------------------------------------------------------- data
+
+    def dashboard_school_id(self, request) -> int | None:
+        """The school whose numbers the user sees (None: all schools); PermissionDenied without one."""
+        from schools.admin import staff_school_id
+
+        school_id = staff_school_id(request)
+        if school_id == -1:  # a staff user without a school
+            raise PermissionDenied
+        return school_id
+
+    def dashboard_json(self, request):
+        """``GET admin/dashboard.json``: ``calls.dashboard.dashboard_data`` of the user's school."""
+        from calls.dashboard import dashboard_data
+
+        return JsonResponse(dashboard_data(school_id=self.dashboard_school_id(request)))
+
+    def dashboard_context(self, request) -> dict | None:
+        """The dashboard data with, beside each number, the URL of the changelist that lists it.
+
+        A URL is None when the user may not view that changelist: the number is shown unlinked.
+        """
+        from calls.dashboard import dashboard_data, local_midnight
+
+        try:
+            school_id = self.dashboard_school_id(request)
+        except PermissionDenied:
+            return None
+        data = dashboard_data(school_id=school_id)
+        links = _Links(self, request, all_schools=school_id is None)
+
+        for row in data["classes"]:
+            row["students_url"] = links.students(row)
+            row["without_contact_url"] = links.students(row, has_contacts="no")
+            row["without_admin_url"] = links.students(row, has_admin="no")
+        data["students"]["students_url"] = links.students(None)
+        data["students"]["without_contact_url"] = links.students(None, has_contacts="no")
+        data["students"]["without_admin_url"] = links.students(None, has_admin="no")
+
+        now_iso = _now_iso()
+        data["share_links_urls"] = {
+            "active": links.changelist("contacts", "sharelink", {"state__exact": "active", "expires_at__gt": now_iso}),
+            "expired": links.changelist("contacts", "sharelink", {"state__in": "active,expired", "expires_at__lte": now_iso}),
+            "revoked": links.changelist("contacts", "sharelink", {"state__exact": "revoked"}),
+        }
+
+        bindings = {row["day"]: row["bindings"] for row in data["bindings"]}
+        days = []
+        for row in reversed(data["calls"]):  # newest day first
+            day = date.fromisoformat(row["day"])
+            since, until = local_midnight(day).isoformat(), local_midnight(day + timedelta(days=1)).isoformat()
+            days.append(
+                {
+                    **row,
+                    "bindings": bindings.get(row["day"], 0),
+                    "bindings_url": links.changelist("contacts", "contact", {"bound_at__gte": since, "bound_at__lt": until}),
+                    "calls_url": links.changelist("calls", "callrecord", {"started_at__gte": since, "started_at__lt": until}),
+                    "minutes_url": links.changelist("calls", "callusage", {"started_at__gte": since, "started_at__lt": until}),
+                }
+            )
+        data["days"] = days
+
+        period = data["period"]
+        since = local_midnight(date.fromisoformat(period["first_day"])).isoformat()
+        until = local_midnight(date.fromisoformat(period["last_day"]) + timedelta(days=1)).isoformat()
+        data["bindings_total"] = {
+            "bindings": sum(bindings.values()),
+            "url": links.changelist("contacts", "contact", {"bound_at__gte": since, "bound_at__lt": until}),
+        }
+        data["calls_total"]["calls_url"] = links.changelist("calls", "callrecord", {"started_at__gte": since, "started_at__lt": until})
+        data["calls_total"]["minutes_url"] = links.changelist("calls", "callusage", {"started_at__gte": since, "started_at__lt": until})
+        for row in data["top_devices"]:
+            device = {"device__id__exact": row["device_id"], "started_at__gte": since, "started_at__lt": until}
+            row["calls_url"] = links.changelist("calls", "callrecord", device)
+            row["minutes_url"] = links.changelist("calls", "callusage", {"by": "device", **device})
+        return data
+
+
+def _now_iso() -> str:
+    return timezone.now().replace(microsecond=0).isoformat()
+
+
+class _Links:
+    """Changelist URLs with query strings, for the models the user may view."""
+
+    def __init__(self, site: admin.AdminSite, request, *, all_schools: bool):
+        self.site, self.request, self.all_schools = site, request, all_schools
+        self._allowed: dict[str, bool] = {}
+
+    def _may_view(self, app_label: str, model_name: str) -> bool:
+        key = f"{app_label}.{model_name}"
+        if key not in self._allowed:
+            model_admin = next(
+                (ma for m, ma in self.site._registry.items() if (m._meta.app_label, m._meta.model_name) == (app_label, model_name)),
+                None,
+            )
+            self._allowed[key] = model_admin is not None and model_admin.has_view_permission(self.request)
+        return self._allowed[key]
+
+    def changelist(self, app_label: str, model_name: str, params: dict) -> str | None:
+        if not self._may_view(app_label, model_name):
+            return None
+        try:
+            url = reverse(f"{self.site.name}:{app_label}_{model_name}_changelist")
+        except NoReverseMatch:
+            return None
+        return f"{url}?{urlencode(params)}" if params else url
+
+    def students(self, row: dict | None, **filters) -> str | None:
+        """Active students of a class (``row``) or of the whole dashboard (None), with extra filters."""
+        params = {}
+        if row is not None:
+            params["class_name"] = row["class_name"]
+            if self.all_schools:
+                params["school__id__exact"] = row["school_id"]
+        return self.changelist("schools", "student", {**params, **filters, "is_active__exact": "1"})
