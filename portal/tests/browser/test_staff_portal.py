@@ -61,3 +61,54 @@ def test_staff_member_works_in_the_admin(page, shot, school_office):
     assert response.status == 404
     assert "外校学生" not in page.content()
     shot("other-school-404")
+
+
+ROSTER_HEADER = "user_id,name,grade,class_name,student_number,avatar_url\n"
+BAD_ROSTER = ROSTER_HEADER + "wxfp_browser_000001,李思琪,三年级,三年级2班,20240201,\n,无名氏,三年级,三年级2班,20240202,\n"
+GOOD_ROSTER = ROSTER_HEADER + "wxfp_browser_000001,李思琪,三年级,三年级2班,20240201,\nwxfp_browser_000002,张浩宇,三年级,三年级2班,20240202,\n"
+
+
+def import_roster(page, path):
+    page.goto(f"{page.base_url}/admin/schools/student/import/")
+    page.set_input_files("input[name=import_file]", str(path))
+    page.select_option("select[name=format]", label="csv")
+    page.click("input[type=submit]")
+
+
+def test_staff_member_imports_a_roster_and_prints_a_claim_letter(page, shot, school_office, tmp_path):
+    from schools.models import Student
+
+    login(page)
+    bad = tmp_path / "roster-bad.csv"
+    bad.write_text(BAD_ROSTER, encoding="utf-8")
+    import_roster(page, bad)
+    page.wait_for_selector(".validation-error-count")
+    assert page.inner_text(".validation-error-count") == "1"
+    assert "无名氏" in page.inner_text("table.import-preview")  # the bad row, shown with its error
+    shot("import-row-error")
+    assert not Student.objects.filter(user_id="wxfp_browser_000001").exists()  # nothing written
+
+    good = tmp_path / "roster.csv"
+    good.write_text(GOOD_ROSTER, encoding="utf-8")
+    import_roster(page, good)
+    page.wait_for_selector("form[action$='process_import/'] input[type=submit]")
+    shot("import-preview")
+    page.click("form[action$='process_import/'] input[type=submit]")
+    page.wait_for_url(re.compile(r"/admin/schools/student/"))
+    assert Student.objects.filter(school=school_office["school"], user_id__startswith="wxfp_browser_").count() == 2
+    shot("import-done")
+
+    # Print a claim letter for one student.
+    new = Student.objects.get(user_id="wxfp_browser_000002")
+    page.goto(f"{page.base_url}/admin/schools/student/?q=wxfp_browser_000002")
+    page.check(f"input[name=_selected_action][value='{new.pk}']")
+    page.select_option("select[name=action]", value="issue_claim_codes")
+    page.click("button[name=index]")
+    page.wait_for_selector("input[name=issue]", state="attached")
+    shot("claim-confirm")
+    page.check("input[name=format][value=html]")
+    page.click("input[type=submit].default")
+    page.wait_for_selector("svg")
+    assert "张浩宇" in page.content()
+    shot("claim-letter")
+    assert new.claim_codes.filter(used_at__isnull=True, revoked_at__isnull=True).count() == 1
