@@ -12,3 +12,6 @@ WECHAT_API_BASE_URL = "http://127.0.0.1:9"  # tests that talk to WeChat start a 
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 SECURE_SSL_REDIRECT = False
 WHITENOISE_USE_FINDERS = True
+# Tests share one local-memory cache per process: cache-expiry tests move its clock, and parallel
+# runs on one machine must not see each other's throttling counters or WeChat token locks.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
