@@ -383,6 +383,7 @@ class DeviceAdmin(RosterImportExportMixin, SchoolScopedAdmin):
     list_filter = ["school", "is_active", "model_type", "group"]
     search_fields = ["sn", "model_id", "device_name", "location"]
     list_select_related = ["school", "group"]
+    autocomplete_fields = ["group"]  # choices come from DeviceGroupAdmin's scoped queryset
 
 
 @admin.register(StaffMembership)

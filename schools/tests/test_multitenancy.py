@@ -100,7 +100,11 @@ def test_choices_and_filters_offer_only_the_own_school(client, worlds):
     a, b = worlds
     client.force_login(a["user"])
     page = client.get(reverse("admin:schools_device_add")).content.decode()
-    assert a["group"].name in page and b["group"].name not in page
+    assert b["group"].name not in page
+    found = client.get(
+        reverse("admin:autocomplete"), {"app_label": "schools", "model_name": "device", "field_name": "group", "term": ""}
+    ).json()["results"]
+    assert [r["text"] for r in found] == [a["group"].name]  # autocomplete answers from the scoped queryset
     page = client.get(reverse("admin:schools_device_changelist")).content.decode()
     assert a["school"].name in page and b["school"].name not in page  # the school filter's choices
 
