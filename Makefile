@@ -14,7 +14,11 @@ $(VENV)/.installed: requirements.txt
 install: $(VENV)/.installed
 
 ## run: set up (venv, migrations, demo school) and serve the portal with a Celery worker and beat.
-run: install
+# Local development settings for manage.py; production sets its environment instead.
+.env:
+	printf '# Local development only (written by make run; not committed)\nDEBUG=1\nWECHAT_SANDBOX=1\n' > $@
+
+run: install .env
 	bin/run
 
 ## test: the whole suite (PostgreSQL when DATABASE_URL is set or a server answers on localhost:5432).
