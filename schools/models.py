@@ -147,25 +147,29 @@ class Device(models.Model):
         """What WeChat shows the parent: ``deviceName`` + device type, e.g. ``iot 校园电话`` (seed 000 §1)."""
         return f"{self.device_name} {self.model_type}"
 
+    def group_error(self, *, others_in_group: int) -> str | None:
+        """Why ``self.group`` cannot take this device, or None (REFERENCE.md §1).
+
+        A group takes devices of its own school and device type, up to its capacity;
+        ``others_in_group`` is how many other devices it already holds. Used by ``clean`` and by
+        the roster import, which counts in memory instead of asking the database per row.
+        """
+        group = self.group
+        if self.school_id and group.school_id != self.school_id:
+            return _("The device group belongs to another school.")
+        if group.model_type != self.model_type:
+            return _("The device group only takes devices of type %(model_type)s.") % {"model_type": group.model_type}
+        if others_in_group >= group.capacity:
+            return _("The device group is full (%(capacity)d devices).") % {"capacity": group.capacity}
+        return None
+
     def clean(self):
-        """A group takes devices of its own school and device type, up to its capacity (REFERENCE.md §1)."""
         super().clean()
         if self.group_id is None:
             return
-        group = self.group
-        errors = {}
-        if self.school_id and group.school_id != self.school_id:
-            errors["group"] = _("The device group belongs to another school.")
-        elif group.model_type != self.model_type:
-            errors["group"] = _("The device group only takes devices of type %(model_type)s.") % {
-                "model_type": group.model_type
-            }
-        else:
-            others = group.devices.exclude(pk=self.pk).count()
-            if others >= group.capacity:
-                errors["group"] = _("The device group is full (%(capacity)d devices).") % {"capacity": group.capacity}
-        if errors:
-            raise ValidationError(errors)
+        error = self.group_error(others_in_group=self.group.devices.exclude(pk=self.pk).count())
+        if error:
+            raise ValidationError({"group": error})
 
 
 class Student(models.Model):

@@ -527,10 +527,10 @@ class DeviceResource(SchoolRosterResource):
         group = instance.group
         old_group = self.snapshots.get(instance.pk, {}).get("group")
         if group is not None:
-            if group.model_type != instance.model_type:
-                return {"group": [_("The device group only takes devices of type %(model_type)s.") % {"model_type": group.model_type}]}
-            if group != old_group and self.group_sizes.get(group.pk, 0) >= group.capacity:
-                return {"group": [_("The device group is full (%(capacity)d devices).") % {"capacity": group.capacity}]}
+            others = self.group_sizes.get(group.pk, 0) - (1 if group == old_group else 0)
+            error = instance.group_error(others_in_group=others)  # the model's rule, counted in memory
+            if error:
+                return {"group": [error]}
         if group != old_group:
             if group is not None:
                 self.group_sizes[group.pk] = self.group_sizes.get(group.pk, 0) + 1
