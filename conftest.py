@@ -3,6 +3,7 @@
 - Tests marked ``postgres`` need PostgreSQL; on SQLite they are skipped with that reason.
 - With ``PORTAL_FORBID_SKIPS=1`` (CI) a run with any skipped test fails.
 """
+
 import os
 
 import pytest

@@ -16,6 +16,7 @@ third school. The default resource uses the library's defaults (a query per row 
 row, ``save()`` per row in a savepoint, a diff per row) with ``clean_model_instances`` on, so
 that both check each row the same way. Everything it created is deleted at the end.
 """
+
 import argparse
 import csv
 import io
@@ -127,15 +128,25 @@ def main():
         preview = StudentResource(school=schools["bulk"], show_diff=True)
         results["bulk", "preview"] = timed(partial(run_import, preview, roster_csv(f"b{stamp}", rows, 7), dry_run=True))
         job = ImportJob.objects.create(
-            school=schools["job"], kind="students", file_name="bench.csv", file_format="csv", data=roster_csv(f"j{stamp}", rows)
+            school=schools["job"],
+            kind="students",
+            file_name="bench.csv",
+            file_format="csv",
+            data=roster_csv(f"j{stamp}", rows),
         )
         results["bulk", "job"] = timed(partial(import_job_run, job.pk))
         assert ImportJob.objects.get(pk=job.pk).status == "done"
 
-        server = f"PostgreSQL {connection.pg_version // 10000}" if connection.vendor == "postgresql" else connection.vendor
+        server = (
+            f"PostgreSQL {connection.pg_version // 10000}" if connection.vendor == "postgresql" else connection.vendor
+        )
         lines.append(f"{rows:,} rows, {server}, django-import-export {import_export.__version__}")
         lines.append(f"{'':32} {'bulk (StudentResource)':>26} {'default row-by-row':>26} {'ratio':>8}")
-        steps = (("new", f"new ({rows:,} created)"), ("re-import", f"re-import ({rows // 10:,} renamed)"), ("all changed", f"re-import (all {rows:,} renamed)"))
+        steps = (
+            ("new", f"new ({rows:,} created)"),
+            ("re-import", f"re-import ({rows // 10:,} renamed)"),
+            ("all changed", f"re-import (all {rows:,} renamed)"),
+        )
         for step, label in steps:
             bulk, default = results["bulk", step], results["default", step]
             lines.append(

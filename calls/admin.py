@@ -5,6 +5,7 @@ Authorization rows reach their school through their device OR their group, so th
 scope with a Q over both paths. Call records and authorization rows are what devices and the
 mini-program reported (and ``calls.services`` keeps the authorization history): read-only here.
 """
+
 import json
 from datetime import datetime, time, timedelta
 
@@ -28,7 +29,15 @@ from .models import (
     DeviceAuthorizationHistory,
     StudentCallPolicy,
 )
-from .reports import DEFAULT_GROUPING, GROUPINGS, LOCAL_TZ, VIDEO_MB_PER_MINUTE, VOICE_MB_PER_MINUTE, usage_by_day, usage_total
+from .reports import (
+    DEFAULT_GROUPING,
+    GROUPINGS,
+    LOCAL_TZ,
+    VIDEO_MB_PER_MINUTE,
+    VOICE_MB_PER_MINUTE,
+    usage_by_day,
+    usage_total,
+)
 
 
 def _local_iso(value):
@@ -74,7 +83,13 @@ class UsagePeriodFilter(admin.SimpleListFilter):
         super().__init__(request, params, model, model_admin)
 
     def lookups(self, request, model_admin):
-        return [("1", _("today")), ("7", _("last 7 days")), ("30", _("last 30 days")), ("90", _("last 90 days")), ("all", _("any time"))]
+        return [
+            ("1", _("today")),
+            ("7", _("last 7 days")),
+            ("30", _("last 30 days")),
+            ("90", _("last 90 days")),
+            ("all", _("any time")),
+        ]
 
     def value(self):
         value = super().value()
@@ -119,7 +134,15 @@ class UsageGroupingParameter(admin.SimpleListFilter):
 
 @admin.register(CallPolicy)
 class CallPolicyAdmin(SchoolScopedAdmin):
-    list_display = ["school", "time_limit", "daily_minutes", "business_type", "camera_status", "ring_timeout", "repeat_interval"]
+    list_display = [
+        "school",
+        "time_limit",
+        "daily_minutes",
+        "business_type",
+        "camera_status",
+        "ring_timeout",
+        "repeat_interval",
+    ]
     list_select_related = ["school"]
     search_fields = ["school__name", "school__code"]
 
@@ -127,7 +150,15 @@ class CallPolicyAdmin(SchoolScopedAdmin):
 @admin.register(StudentCallPolicy)
 class StudentCallPolicyAdmin(SchoolScopedAdmin):
     school_path = "student__school"
-    list_display = ["student", "class_name", "time_limit", "daily_minutes", "business_type", "camera_status", "ring_timeout"]
+    list_display = [
+        "student",
+        "class_name",
+        "time_limit",
+        "daily_minutes",
+        "business_type",
+        "camera_status",
+        "ring_timeout",
+    ]
     list_filter = [StudentClassFilter]
     search_fields = ["student__user_id", "student__name"]
     list_select_related = ["student"]
@@ -210,8 +241,17 @@ class CallRecordAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
             _("Call"),
             {
                 "fields": [
-                    "room_type", "business_type", "outcome", "started_at", "answered_at", "ended_at",
-                    "keep_time", "billed_seconds", "end_reason", "err_code", "updated_at",
+                    "room_type",
+                    "business_type",
+                    "outcome",
+                    "started_at",
+                    "answered_at",
+                    "ended_at",
+                    "keep_time",
+                    "billed_seconds",
+                    "end_reason",
+                    "err_code",
+                    "updated_at",
                 ]  # fmt: skip
             },
         ),
@@ -228,12 +268,17 @@ class CallRecordAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
         """The onVoipEvent events as received, in order of arrival; ``received_at`` in local time."""
         events = obj.events if isinstance(obj.events, dict) else {}
         ordered = {
-            name: {**event, "received_at": _local_iso(event["received_at"])} if isinstance(event, dict) and "received_at" in event else event
+            name: {**event, "received_at": _local_iso(event["received_at"])}
+            if isinstance(event, dict) and "received_at" in event
+            else event
             for name, event in sorted(
-                events.items(), key=lambda item: str(item[1].get("received_at", "")) if isinstance(item[1], dict) else ""
+                events.items(),
+                key=lambda item: str(item[1].get("received_at", "")) if isinstance(item[1], dict) else "",
             )
         }
-        return format_html('<pre style="white-space: pre-wrap">{}</pre>', json.dumps(ordered, indent=2, ensure_ascii=False))
+        return format_html(
+            '<pre style="white-space: pre-wrap">{}</pre>', json.dumps(ordered, indent=2, ensure_ascii=False)
+        )
 
 
 @admin.register(CallUsage)

@@ -1,4 +1,5 @@
 """Mini-program API of the calls app (parent bearer token): device authorizations and call history."""
+
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -54,14 +55,20 @@ class DeviceAuthorizationApi(APIView):
         records = selectors.authorizations_of(parent=request.user)
         return Response({"list": AuthorizationItemSerializer(records, many=True).data})
 
-    @extend_schema(request=AuthorizationItemSerializer, responses={200: AuthorizationItemSerializer}, tags=["device authorization"])
+    @extend_schema(
+        request=AuthorizationItemSerializer, responses={200: AuthorizationItemSerializer}, tags=["device authorization"]
+    )
     def post(self, request):
         data = AuthorizationItemSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        record = services.authorization_record(parent=request.user, item=services.AuthorizationItem(**data.validated_data))
+        record = services.authorization_record(
+            parent=request.user, item=services.AuthorizationItem(**data.validated_data)
+        )
         return Response(AuthorizationItemSerializer(record).data)
 
-    @extend_schema(request=AuthorizationListSerializer, responses={200: AuthorizationListSerializer}, tags=["device authorization"])
+    @extend_schema(
+        request=AuthorizationListSerializer, responses={200: AuthorizationListSerializer}, tags=["device authorization"]
+    )
     def put(self, request):
         data = AuthorizationListSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -110,5 +117,3 @@ class CallHistoryApi(APIView):
         paginator = CallHistoryPagination()
         page = paginator.paginate_queryset(selectors.call_history(contact=contact), request, view=self)
         return paginator.get_paginated_response(self.CallHistoryOutputSerializer(page, many=True).data)
-
-

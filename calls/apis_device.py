@@ -4,6 +4,7 @@ Errors answer WeChat-style ``{errcode, errmsg}`` with a 4xx status; a device or 
 the client's school is unknown to it. errcodes: REFERENCE.md §4 (8, 9) and the portal's 93000xx
 (``calls.selectors``).
 """
+
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -28,7 +29,9 @@ class DeviceApi(WeChatCompatibleApi):
         device = selectors.device_for_school(school_id=self.request.user.school_id, sn=sn, model_id=model_id)
         if device is None:
             raise WeChatApiError(
-                selectors.ERRCODE_UNKNOWN_DEVICE, f"sn: {selectors.ERRMSG[selectors.ERRCODE_UNKNOWN_DEVICE]}", status.HTTP_404_NOT_FOUND
+                selectors.ERRCODE_UNKNOWN_DEVICE,
+                f"sn: {selectors.ERRMSG[selectors.ERRCODE_UNKNOWN_DEVICE]}",
+                status.HTTP_404_NOT_FOUND,
             )
         return device
 
@@ -53,7 +56,9 @@ class IotBindContactsApi(DeviceApi):
     class IotBindContactsInputSerializer(serializers.Serializer):
         sn = StrictCharField(max_length=128)
         model_id = StrictCharField(max_length=64)
-        openid_list = serializers.ListField(child=StrictCharField(max_length=128), max_length=OPENID_LIST_MAX, allow_empty=False)
+        openid_list = serializers.ListField(
+            child=StrictCharField(max_length=128), max_length=OPENID_LIST_MAX, allow_empty=False
+        )
 
     @extend_schema(
         request=IotBindContactsInputSerializer,
@@ -122,7 +127,9 @@ class CallCheckApi(DeviceApi):
         room_type = serializers.ChoiceField(choices=RoomType.choices, default=RoomType.VOICE)
 
     @extend_schema(
-        request=CallCheckInputSerializer, responses={200: CHECK_RESPONSE, 400: WECHAT_ERROR, 401: WECHAT_ERROR, 404: WECHAT_ERROR}, tags=["device"]
+        request=CallCheckInputSerializer,
+        responses={200: CHECK_RESPONSE, 400: WECHAT_ERROR, 401: WECHAT_ERROR, 404: WECHAT_ERROR},
+        tags=["device"],
     )
     def post(self, request):
         data = self.CallCheckInputSerializer(data=request.data)
@@ -201,7 +208,12 @@ class CallPlanApi(DeviceApi):
                 "camera_status": policy.camera_status,
                 "ring_timeout": policy.ring_timeout,
                 "contact_list": [
-                    {"open_id": c.parent.openid, "role": c.role, "relation": c.relation, "ring_timeout": policy.ring_timeout}
+                    {
+                        "open_id": c.parent.openid,
+                        "role": c.role,
+                        "relation": c.relation,
+                        "ring_timeout": policy.ring_timeout,
+                    }
                     for c in plan.contacts
                 ],
             }
@@ -254,7 +266,9 @@ class CallEventApi(DeviceApi):
     def post(self, request):
         data = self.CallEventInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        record = services.call_event_ingest(school_id=request.user.school_id, event=services.CallEvent(**data.validated_data))
+        record = services.call_event_ingest(
+            school_id=request.user.school_id, event=services.CallEvent(**data.validated_data)
+        )
         return Response(
             {
                 "errcode": 0,

@@ -2,6 +2,7 @@
 
 Authenticated by the parent's bearer token (the default); errors follow ``portal.exceptions``.
 """
+
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
@@ -14,7 +15,11 @@ from . import sn_tickets
 
 SN_TICKET_ERROR = inline_serializer(
     "SnTicketError",
-    {"detail": serializers.CharField(), "code": serializers.CharField(), "field": serializers.CharField(required=False)},
+    {
+        "detail": serializers.CharField(),
+        "code": serializers.CharField(),
+        "field": serializers.CharField(required=False),
+    },
 )
 
 

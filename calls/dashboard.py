@@ -8,6 +8,7 @@ figures are those of the usage report (``calls.reports.usage_by_day``): connecte
 This module only selects; ``portal.admin_site`` decides who sees what (``staff_school_id``) and
 links the numbers to the filtered changelists.
 """
+
 import re
 from datetime import date, datetime, time, timedelta
 
@@ -56,7 +57,8 @@ def class_sort_key(name: str) -> tuple:
     """Natural order of class names: 一年级2班 < 二年级1班 < 十年级1班, 2班 < 10班."""
     parts = _NUMBER_RUN.split(name)
     return tuple(
-        (1, int(part) if part.isdigit() else _chinese_number(part), "") if n % 2 else (0, 0, part) for n, part in enumerate(parts)
+        (1, int(part) if part.isdigit() else _chinese_number(part), "") if n % 2 else (0, 0, part)
+        for n, part in enumerate(parts)
     )
 
 
@@ -180,7 +182,12 @@ def dashboard_data(*, school_id: int | None, today: date | None = None) -> dict:
     connected = sum(day["connected_seconds"] for day in per_day)
     return {
         "school_id": school_id,
-        "period": {"first_day": first_day.isoformat(), "last_day": last_day.isoformat(), "days": len(days), "timezone": str(LOCAL_TZ)},
+        "period": {
+            "first_day": first_day.isoformat(),
+            "last_day": last_day.isoformat(),
+            "days": len(days),
+            "timezone": str(LOCAL_TZ),
+        },
         "classes": classes,
         "students": {key: sum(row[key] for row in classes) for key in ("students", "without_contact", "without_admin")},
         "bindings": _bindings(school_id, days),

@@ -12,6 +12,7 @@ Deterministic and idempotent: the students, parents and the calls of a date come
 ``bulk_create(ignore_conflicts=True)``, so running it again adds nothing (on the current day
 it only adds the calls whose time has come since).
 """
+
 import hashlib
 import random
 from datetime import date, datetime, time, timedelta
@@ -84,7 +85,12 @@ def _ensure_contacts(school: School, students: list[Student], now: datetime) -> 
         wanted += [(student, demo_openid(student.user_id, i), relation, i == 0) for i, relation in enumerate(relations)]
     Parent.objects.bulk_create(
         [
-            Parent(openid=openid, nickname=f"{student.name[0]}{relation}", voip_scope_granted=True, voip_scope_updated_at=now)
+            Parent(
+                openid=openid,
+                nickname=f"{student.name[0]}{relation}",
+                voip_scope_granted=True,
+                voip_scope_updated_at=now,
+            )
             for student, openid, relation, _admin in wanted
         ],
         ignore_conflicts=True,
@@ -98,14 +104,19 @@ def _ensure_contacts(school: School, students: list[Student], now: datetime) -> 
                 role=Contact.Role.ADMIN if admin else Contact.Role.ORDINARY,
                 relation=relation,
                 bound_via=Contact.BoundVia.ADMIN_BINDING if admin else Contact.BoundVia.SHARE_LINK,
-                bound_at=now - timedelta(days=rng.randint(6, 25), minutes=rng.randint(0, 600)),  # before the 5 demo days, inside the dashboard's 30
+                bound_at=now
+                - timedelta(
+                    days=rng.randint(6, 25), minutes=rng.randint(0, 600)
+                ),  # before the 5 demo days, inside the dashboard's 30
             )
             for student, openid, relation, admin in wanted
         ],
         ignore_conflicts=True,
     )
     # Only the pairs that really are contacts (a student may already have had another admin).
-    bound = set(Contact.objects.filter(student__in=students, parent__in=parents.values()).values_list("student_id", "parent_id"))
+    bound = set(
+        Contact.objects.filter(student__in=students, parent__in=parents.values()).values_list("student_id", "parent_id")
+    )
     by_student: dict[int, list[tuple[Parent, str]]] = {}
     for student, openid, relation, _admin in wanted:
         if (student.pk, parents[openid].pk) in bound:
@@ -121,7 +132,13 @@ def _ensure_authorizations(parents: list[Parent], groups: list[DeviceGroup], now
     missing = [(p, g) for p in parents for g in groups if (p.pk, g.pk) not in existing]
     DeviceAuthorization.objects.bulk_create(
         [
-            DeviceAuthorization(parent=p, group=g, status=AuthorizationStatus.AUTHORIZED, source=AuthorizationSource.REQUEST, updated_at=now)
+            DeviceAuthorization(
+                parent=p,
+                group=g,
+                status=AuthorizationStatus.AUTHORIZED,
+                source=AuthorizationSource.REQUEST,
+                updated_at=now,
+            )
             for p, g in missing
         ],
         ignore_conflicts=True,
@@ -129,7 +146,11 @@ def _ensure_authorizations(parents: list[Parent], groups: list[DeviceGroup], now
     DeviceAuthorizationHistory.objects.bulk_create(
         [
             DeviceAuthorizationHistory(
-                parent=p, group=g, status=AuthorizationStatus.AUTHORIZED, source=AuthorizationSource.REQUEST, created_at=now
+                parent=p,
+                group=g,
+                status=AuthorizationStatus.AUTHORIZED,
+                source=AuthorizationSource.REQUEST,
+                created_at=now,
             )
             for p, g in missing
         ]
@@ -143,7 +164,16 @@ def _event(at: datetime, data: dict | None = None, keep_time: int | None = None)
 
 
 def _call(
-    rng: random.Random, *, room_id: str, started_at: datetime, school, device, student, parent, remaining: int, time_limit: int
+    rng: random.Random,
+    *,
+    room_id: str,
+    started_at: datetime,
+    school,
+    device,
+    student,
+    parent,
+    remaining: int,
+    time_limit: int,
 ) -> CallRecord:
     """One call and its events; ``remaining`` is what is left of the student's daily minutes (seconds)."""
     outcome = rng.choices(list(OUTCOMES), weights=list(OUTCOMES.values()))[0]
@@ -174,11 +204,15 @@ def _call(
             hang_up = {"keepTime": keep, "status": "endByCaller", "origin": "timeLimit"}
         events["hangOnVoip"] = _event(answered_at)
         events["hangUpVoip"] = _event(hung_up_at, hang_up, keep)
-        events["endVoip"] = _event(hung_up_at + timedelta(milliseconds=300), {**common, "keepTime": keep, "isCaller": True}, keep)
+        events["endVoip"] = _event(
+            hung_up_at + timedelta(milliseconds=300), {**common, "keepTime": keep, "isCaller": True}, keep
+        )
         if rng.random() < NO_FINISH_SHARE:
             billed = None  # a plugin older than 2.2.2 sends no finishVoip (FAQ 1.10)
         else:
-            events["finishVoip"] = _event(hung_up_at + timedelta(seconds=rng.randint(1, 3)), {"keepTime": billed}, billed)
+            events["finishVoip"] = _event(
+                hung_up_at + timedelta(seconds=rng.randint(1, 3)), {"keepTime": billed}, billed
+            )
         record.answered_at, record.ended_at = answered_at, hung_up_at
         record.keep_time, record.billed_seconds = keep, billed
         record.end_reason = str(hang_up.get("origin") or hang_up["status"])
@@ -191,7 +225,9 @@ def _call(
         }[outcome]
         ended_at = started_at + timedelta(seconds=after)
         events[name] = _event(ended_at, data)
-        events["endVoip"] = _event(ended_at + timedelta(milliseconds=300), {**common, "keepTime": 0, "isCaller": True}, 0)
+        events["endVoip"] = _event(
+            ended_at + timedelta(milliseconds=300), {**common, "keepTime": 0, "isCaller": True}, 0
+        )
         record.ended_at = ended_at
         record.end_reason = data.get("status", "")
     record.events = events
@@ -213,7 +249,9 @@ def _calls_of_day(
     for n in range(1, count + 1):
         window = rng.choices(todays, weights=minutes)[0]
         start = datetime.combine(day, window.start_time, tzinfo=LOCAL_TZ)
-        length = int((datetime.combine(day, window.end_time) - datetime.combine(day, window.start_time)).total_seconds())
+        length = int(
+            (datetime.combine(day, window.end_time) - datetime.combine(day, window.start_time)).total_seconds()
+        )
         started_at = start + timedelta(seconds=rng.randrange(max(1, length - 60)))
         student = rng.choice(students)
         parent, _relation = rng.choice(contacts[student.pk])

@@ -4,6 +4,7 @@ Sources: seed 000 (wx.requestDeviceVoIP, wx.getDeviceVoIPList, getIotBindContact
 seed 002 FAQ 1.1 (timeLimit), 1.5 (round-robin), 1.8 (traffic), REFERENCE.md §2 and §4.
 WeChat offers no server API for authorization status (REFERENCE.md §2): these rows are the record.
 """
+
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -49,15 +50,26 @@ class AuthorizationSource(models.TextChoices):
 class CallPolicy(models.Model):
     """A school's call policy; ``StudentCallPolicy`` overrides any field for one student."""
 
-    school = models.OneToOneField(School, on_delete=models.CASCADE, related_name="call_policy", verbose_name=_("school"))
+    school = models.OneToOneField(
+        School, on_delete=models.CASCADE, related_name="call_policy", verbose_name=_("school")
+    )
     time_limit = models.PositiveIntegerField(
-        _("time limit (seconds)"), default=600, validators=[MinValueValidator(1)], help_text=_("initByCaller timeLimit.")
+        _("time limit (seconds)"),
+        default=600,
+        validators=[MinValueValidator(1)],
+        help_text=_("initByCaller timeLimit."),
     )
     daily_minutes = models.PositiveIntegerField(
-        _("daily minutes per student"), default=30, help_text=_("Connected minutes a student may use per day; 0 = no limit.")
+        _("daily minutes per student"),
+        default=30,
+        help_text=_("Connected minutes a student may use per day; 0 = no limit."),
     )
-    business_type = models.PositiveSmallIntegerField(_("businessType"), choices=BusinessType.choices, default=BusinessType.DURATION)
-    camera_status = models.PositiveSmallIntegerField(_("default camera"), choices=CameraStatus.choices, default=CameraStatus.ON)
+    business_type = models.PositiveSmallIntegerField(
+        _("businessType"), choices=BusinessType.choices, default=BusinessType.DURATION
+    )
+    camera_status = models.PositiveSmallIntegerField(
+        _("default camera"), choices=CameraStatus.choices, default=CameraStatus.ON
+    )
     ring_timeout = models.PositiveSmallIntegerField(
         _("ring timeout (seconds)"),
         default=30,
@@ -65,14 +77,19 @@ class CallPolicy(models.Model):
         help_text=_("How long one contact rings before the next is called (FAQ 1.5)."),
     )
     repeat_interval = models.PositiveSmallIntegerField(
-        _("repeat-call interval (seconds)"), default=30, help_text=_("A student may not call the same parent again sooner.")
+        _("repeat-call interval (seconds)"),
+        default=30,
+        help_text=_("A student may not call the same parent again sooner."),
     )
 
     class Meta:
         verbose_name = _("call policy")
         verbose_name_plural = _("call policies")
         constraints = [
-            models.CheckConstraint(condition=Q(ring_timeout__gte=5, ring_timeout__lte=RING_TIMEOUT_MAX), name="call_policy_ring_timeout_range"),
+            models.CheckConstraint(
+                condition=Q(ring_timeout__gte=5, ring_timeout__lte=RING_TIMEOUT_MAX),
+                name="call_policy_ring_timeout_range",
+            ),
             models.CheckConstraint(condition=Q(business_type__in=[0, 3]), name="call_policy_business_type_valid"),
             models.CheckConstraint(condition=Q(time_limit__gte=1), name="call_policy_time_limit_positive"),
         ]
@@ -84,13 +101,24 @@ class CallPolicy(models.Model):
 class StudentCallPolicy(models.Model):
     """One student's exceptions to the school's call policy; empty fields inherit."""
 
-    student = models.OneToOneField(Student, on_delete=models.CASCADE, related_name="call_policy", verbose_name=_("student"))
-    time_limit = models.PositiveIntegerField(_("time limit (seconds)"), null=True, blank=True, validators=[MinValueValidator(1)])
+    student = models.OneToOneField(
+        Student, on_delete=models.CASCADE, related_name="call_policy", verbose_name=_("student")
+    )
+    time_limit = models.PositiveIntegerField(
+        _("time limit (seconds)"), null=True, blank=True, validators=[MinValueValidator(1)]
+    )
     daily_minutes = models.PositiveIntegerField(_("daily minutes"), null=True, blank=True)
-    business_type = models.PositiveSmallIntegerField(_("businessType"), choices=BusinessType.choices, null=True, blank=True)
-    camera_status = models.PositiveSmallIntegerField(_("default camera"), choices=CameraStatus.choices, null=True, blank=True)
+    business_type = models.PositiveSmallIntegerField(
+        _("businessType"), choices=BusinessType.choices, null=True, blank=True
+    )
+    camera_status = models.PositiveSmallIntegerField(
+        _("default camera"), choices=CameraStatus.choices, null=True, blank=True
+    )
     ring_timeout = models.PositiveSmallIntegerField(
-        _("ring timeout (seconds)"), null=True, blank=True, validators=[MinValueValidator(5), MaxValueValidator(RING_TIMEOUT_MAX)]
+        _("ring timeout (seconds)"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(5), MaxValueValidator(RING_TIMEOUT_MAX)],
     )
 
     class Meta:
@@ -123,7 +151,9 @@ class CallingWindow(models.Model):
         SATURDAY = 5, _("Saturday")
         SUNDAY = 6, _("Sunday")
 
-    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="calling_windows", verbose_name=_("school"))
+    school = models.ForeignKey(
+        School, on_delete=models.CASCADE, related_name="calling_windows", verbose_name=_("school")
+    )
     weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
     start_time = models.TimeField(_("from"))
     end_time = models.TimeField(_("until"))
@@ -133,7 +163,9 @@ class CallingWindow(models.Model):
         verbose_name_plural = _("calling windows")
         ordering = ["school", "weekday", "start_time"]
         constraints = [
-            models.CheckConstraint(condition=Q(start_time__lt=models.F("end_time")), name="calling_window_starts_before_end"),
+            models.CheckConstraint(
+                condition=Q(start_time__lt=models.F("end_time")), name="calling_window_starts_before_end"
+            ),
             models.CheckConstraint(condition=Q(weekday__gte=0, weekday__lte=6), name="calling_window_weekday_valid"),
         ]
 
@@ -150,12 +182,19 @@ class DeviceAuthorization(models.Model):
     trusted until the mini-program reports again.
     """
 
-    parent = models.ForeignKey(Parent, on_delete=models.CASCADE, related_name="device_authorizations", verbose_name=_("parent"))
+    parent = models.ForeignKey(
+        Parent, on_delete=models.CASCADE, related_name="device_authorizations", verbose_name=_("parent")
+    )
     device = models.ForeignKey(
         Device, on_delete=models.CASCADE, null=True, blank=True, related_name="authorizations", verbose_name=_("device")
     )
     group = models.ForeignKey(
-        DeviceGroup, on_delete=models.CASCADE, null=True, blank=True, related_name="authorizations", verbose_name=_("device group")
+        DeviceGroup,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="authorizations",
+        verbose_name=_("device group"),
     )
     status = models.PositiveSmallIntegerField(_("status"), choices=AuthorizationStatus.choices)
     stale = models.BooleanField(_("stale"), default=False)
@@ -170,8 +209,14 @@ class DeviceAuthorization(models.Model):
                 condition=Q(device__isnull=False, group__isnull=True) | Q(device__isnull=True, group__isnull=False),
                 name="device_authorization_device_xor_group",
             ),
-            models.UniqueConstraint(fields=["parent", "device"], condition=Q(device__isnull=False), name="device_authorization_unique_device"),
-            models.UniqueConstraint(fields=["parent", "group"], condition=Q(group__isnull=False), name="device_authorization_unique_group"),
+            models.UniqueConstraint(
+                fields=["parent", "device"],
+                condition=Q(device__isnull=False),
+                name="device_authorization_unique_device",
+            ),
+            models.UniqueConstraint(
+                fields=["parent", "group"], condition=Q(group__isnull=False), name="device_authorization_unique_group"
+            ),
             models.CheckConstraint(condition=Q(status__in=[0, 1]), name="device_authorization_status_valid"),
         ]
 
@@ -183,9 +228,15 @@ class DeviceAuthorizationHistory(models.Model):
     """Every change of a ``DeviceAuthorization``: who, what, when, from which source."""
 
     parent = models.ForeignKey(Parent, on_delete=models.CASCADE, related_name="+", verbose_name=_("parent"))
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("device"))
-    group = models.ForeignKey(DeviceGroup, on_delete=models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("device group"))
-    status = models.PositiveSmallIntegerField(_("status"), choices=AuthorizationStatus.choices, null=True, blank=True, help_text=_("Empty: record removed."))
+    device = models.ForeignKey(
+        Device, on_delete=models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("device")
+    )
+    group = models.ForeignKey(
+        DeviceGroup, on_delete=models.CASCADE, null=True, blank=True, related_name="+", verbose_name=_("device group")
+    )
+    status = models.PositiveSmallIntegerField(
+        _("status"), choices=AuthorizationStatus.choices, null=True, blank=True, help_text=_("Empty: record removed.")
+    )
     stale = models.BooleanField(_("stale"), default=False)
     source = models.CharField(_("source"), max_length=16, choices=AuthorizationSource.choices)
     created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
@@ -221,17 +272,25 @@ class CallRecord(models.Model):
     room_id = models.CharField(_("roomId"), max_length=128, unique=True)
     school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="call_records", verbose_name=_("school"))
     device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="call_records", verbose_name=_("device"))
-    student = models.ForeignKey(Student, on_delete=models.PROTECT, related_name="call_records", verbose_name=_("student"))
-    parent = models.ForeignKey(Parent, on_delete=models.SET_NULL, null=True, blank=True, related_name="call_records", verbose_name=_("parent"))
+    student = models.ForeignKey(
+        Student, on_delete=models.PROTECT, related_name="call_records", verbose_name=_("student")
+    )
+    parent = models.ForeignKey(
+        Parent, on_delete=models.SET_NULL, null=True, blank=True, related_name="call_records", verbose_name=_("parent")
+    )
     openid = models.CharField(_("openid"), max_length=128)
     room_type = models.CharField(_("roomType"), max_length=8, choices=RoomType.choices, default=RoomType.VOICE)
-    business_type = models.PositiveSmallIntegerField(_("businessType"), choices=BusinessType.choices, default=BusinessType.DURATION)
+    business_type = models.PositiveSmallIntegerField(
+        _("businessType"), choices=BusinessType.choices, default=BusinessType.DURATION
+    )
     outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.STARTED)
     started_at = models.DateTimeField(_("started at"), default=timezone.now, db_index=True)
     answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
     keep_time = models.PositiveIntegerField(_("keepTime (seconds)"), default=0)
-    billed_seconds = models.PositiveIntegerField(_("billed seconds"), null=True, blank=True, help_text=_("finishVoip keepTime."))
+    billed_seconds = models.PositiveIntegerField(
+        _("billed seconds"), null=True, blank=True, help_text=_("finishVoip keepTime.")
+    )
     end_reason = models.CharField(_("end reason"), max_length=64, blank=True)
     err_code = models.IntegerField(_("errCode"), null=True, blank=True)
     events = models.JSONField(_("events"), default=dict, blank=True, help_text=_("eventName → {data, received_at}."))

@@ -7,6 +7,7 @@ it, else the device's ``keep_time`` (as ``CallRecord.connected_seconds``); unans
 Traffic is an estimate from seed 002 FAQ 1.8 (REFERENCE.md §4): voice ≈ 2 MB per connected minute,
 video ≈ 10–30 MB per minute, of which the report takes the middle, 20 MB per minute.
 """
+
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo

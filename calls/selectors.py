@@ -3,6 +3,7 @@
 Each read used by a device runs a fixed number of SQL queries whatever the number of contacts,
 devices or openids (pinned in ``calls/tests/selectors``).
 """
+
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -76,7 +77,11 @@ def policy_for(*, student: Student) -> EffectivePolicy:
 
 def device_for_school(*, school_id: int, sn: str, model_id: str) -> Device | None:
     """The active device ``(sn, model_id)`` of ``school_id`` (a vendor client's school), with its group."""
-    return Device.objects.select_related("group").filter(sn=sn, model_id=model_id, school_id=school_id, is_active=True).first()
+    return (
+        Device.objects.select_related("group")
+        .filter(sn=sn, model_id=model_id, school_id=school_id, is_active=True)
+        .first()
+    )
 
 
 def student_for_calls(*, user_id: str) -> Student | None:
@@ -178,7 +183,9 @@ def call_check(*, device: Device, student: Student, openid: str, now: datetime |
         Parent.objects.filter(openid=openid)
         .annotate(
             is_contact=Exists(Contact.objects.filter(student=student, parent=OuterRef("pk"))),
-            authorized=Exists(DeviceAuthorization.objects.filter(authorization_q(device=device, parent_ref=OuterRef("pk")))),
+            authorized=Exists(
+                DeviceAuthorization.objects.filter(authorization_q(device=device, parent_ref=OuterRef("pk")))
+            ),
         )
         .first()
     )
@@ -223,7 +230,9 @@ def call_plan(*, device: Device, student: Student, now: datetime | None = None) 
         return CallPlan(errcode, policy, 0)
     contacts = (
         Contact.objects.filter(student=student, parent__voip_scope_granted=True)
-        .filter(Exists(DeviceAuthorization.objects.filter(authorization_q(device=device, parent_ref=OuterRef("parent_id")))))
+        .filter(
+            Exists(DeviceAuthorization.objects.filter(authorization_q(device=device, parent_ref=OuterRef("parent_id"))))
+        )
         .select_related("parent")
         .order_by(F("call_order").asc(nulls_last=True), "-role", "bound_at", "id")
     )
@@ -251,11 +260,15 @@ def iot_bind_contacts(*, device: Device, openid_list: list[str]) -> list[dict]:
 def authorizations_of(*, parent: Parent) -> list[DeviceAuthorization]:
     """The caller's authorization records with device and group, for the getDeviceVoIPList shape."""
     return list(
-        DeviceAuthorization.objects.filter(parent=parent).select_related("device", "group").order_by("group_id", "device_id")
+        DeviceAuthorization.objects.filter(parent=parent)
+        .select_related("device", "group")
+        .order_by("group_id", "device_id")
     )
 
 
 def call_history(*, contact: Contact):
     """Calls of the contact's student: all of them for the admin, only its own for an ordinary contact."""
-    qs = CallRecord.objects.filter(student_id=contact.student_id).select_related("device").order_by("-started_at", "-id")
+    qs = (
+        CallRecord.objects.filter(student_id=contact.student_id).select_related("device").order_by("-started_at", "-id")
+    )
     return qs if contact.is_admin else qs.filter(openid=contact.parent.openid)

@@ -2,6 +2,7 @@
 
 Each function is one transaction. Sources: seed 000 §1-§4 (authorization), REFERENCE.md §2 and §4.
 """
+
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -14,7 +15,13 @@ from contacts.models import Parent
 from portal.errors import ApplicationError, Conflict, NotFound
 from schools.models import Device, DeviceGroup, Student
 
-from .models import AuthorizationSource, AuthorizationStatus, CallRecord, DeviceAuthorization, DeviceAuthorizationHistory
+from .models import (
+    AuthorizationSource,
+    AuthorizationStatus,
+    CallRecord,
+    DeviceAuthorization,
+    DeviceAuthorizationHistory,
+)
 from .selectors import ERRCODE_UNKNOWN_DEVICE, ERRCODE_UNKNOWN_STUDENT
 
 # --- Authorization records ----------------------------------------------------------------------
@@ -36,7 +43,9 @@ def _parent_school_ids(parent: Parent) -> list[int]:
     )
 
 
-def _resolve(items: list[AuthorizationItem], school_ids: list[int]) -> list[tuple[AuthorizationItem, Device | None, DeviceGroup | None]]:
+def _resolve(
+    items: list[AuthorizationItem], school_ids: list[int]
+) -> list[tuple[AuthorizationItem, Device | None, DeviceGroup | None]]:
     """Devices and groups of the parent's schools for ``items``; NotFound names the first unknown one.
 
     Two queries whatever the number of items.
@@ -49,26 +58,36 @@ def _resolve(items: list[AuthorizationItem], school_ids: list[int]) -> list[tupl
         for sn, model_id in device_keys:
             q |= Q(sn=sn, model_id=model_id)
         devices = {(d.sn, d.model_id): d for d in Device.objects.filter(q, school_id__in=school_ids)}
-    groups = {g.group_id: g for g in DeviceGroup.objects.filter(group_id__in=group_ids, school_id__in=school_ids)} if group_ids else {}
+    groups = (
+        {g.group_id: g for g in DeviceGroup.objects.filter(group_id__in=group_ids, school_id__in=school_ids)}
+        if group_ids
+        else {}
+    )
     resolved = []
     for index, item in enumerate(items):
         if item.group_id:
             group = groups.get(item.group_id)
             if group is None:
-                raise NotFound(_("Unknown device group %(group_id)s.") % {"group_id": item.group_id}, field=f"list[{index}].group_id")
+                raise NotFound(
+                    _("Unknown device group %(group_id)s.") % {"group_id": item.group_id},
+                    field=f"list[{index}].group_id",
+                )
             resolved.append((item, None, group))
         else:
             device = devices.get((item.sn, item.model_id))
             if device is None:
                 raise NotFound(
-                    _("Unknown device %(sn)s / %(model_id)s.") % {"sn": item.sn, "model_id": item.model_id}, field=f"list[{index}].sn"
+                    _("Unknown device %(sn)s / %(model_id)s.") % {"sn": item.sn, "model_id": item.model_id},
+                    field=f"list[{index}].sn",
                 )
             resolved.append((item, device, None))
     return resolved
 
 
 def _history(*, parent, device, group, status, stale, source, now) -> DeviceAuthorizationHistory:
-    return DeviceAuthorizationHistory(parent=parent, device=device, group=group, status=status, stale=stale, source=source, created_at=now)
+    return DeviceAuthorizationHistory(
+        parent=parent, device=device, group=group, status=status, stale=stale, source=source, created_at=now
+    )
 
 
 def _upsert(*, parent, device, group, status, source, now) -> tuple[DeviceAuthorization, bool]:
@@ -99,9 +118,19 @@ def authorization_record(*, parent: Parent, item: AuthorizationItem) -> DeviceAu
         exc.field = "group_id" if item.group_id else "sn"
         raise
     now = timezone.now()
-    record, changed = _upsert(parent=parent, device=device, group=group, status=item.status, source=AuthorizationSource.REQUEST, now=now)
+    record, changed = _upsert(
+        parent=parent, device=device, group=group, status=item.status, source=AuthorizationSource.REQUEST, now=now
+    )
     if changed:
-        _history(parent=parent, device=device, group=group, status=item.status, stale=False, source=AuthorizationSource.REQUEST, now=now).save()
+        _history(
+            parent=parent,
+            device=device,
+            group=group,
+            status=item.status,
+            stale=False,
+            source=AuthorizationSource.REQUEST,
+            now=now,
+        ).save()
     return record
 
 
@@ -121,12 +150,34 @@ def authorizations_reconcile(*, parent: Parent, items: list[AuthorizationItem]) 
     history = []
     kept = []
     for item, device, group in resolved:
-        record, changed = _upsert(parent=parent, device=device, group=group, status=item.status, source=AuthorizationSource.RECONCILE, now=now)
+        record, changed = _upsert(
+            parent=parent, device=device, group=group, status=item.status, source=AuthorizationSource.RECONCILE, now=now
+        )
         kept.append(record.pk)
         if changed:
-            history.append(_history(parent=parent, device=device, group=group, status=item.status, stale=False, source=AuthorizationSource.RECONCILE, now=now))
+            history.append(
+                _history(
+                    parent=parent,
+                    device=device,
+                    group=group,
+                    status=item.status,
+                    stale=False,
+                    source=AuthorizationSource.RECONCILE,
+                    now=now,
+                )
+            )
     for record in DeviceAuthorization.objects.filter(parent=parent).exclude(pk__in=kept):
-        history.append(_history(parent=parent, device=record.device, group=record.group, status=None, stale=False, source=AuthorizationSource.RECONCILE, now=now))
+        history.append(
+            _history(
+                parent=parent,
+                device=record.device,
+                group=record.group,
+                status=None,
+                stale=False,
+                source=AuthorizationSource.RECONCILE,
+                now=now,
+            )
+        )
         record.delete()
     DeviceAuthorizationHistory.objects.bulk_create(history)
     return list(DeviceAuthorization.objects.filter(pk__in=kept).select_related("device", "group"))
@@ -135,12 +186,27 @@ def authorizations_reconcile(*, parent: Parent, items: list[AuthorizationItem]) 
 def authorizations_mark_stale(*, parent: Parent, device: Device, now: datetime) -> int:
     """A device reported errCode 9 for ``parent``: its live records covering ``device`` become stale."""
     q = Q(device=device) | (Q(group_id=device.group_id) if device.group_id else Q(pk__in=[]))
-    records = list(DeviceAuthorization.objects.select_for_update().filter(q, parent=parent, status=AuthorizationStatus.AUTHORIZED, stale=False))
+    records = list(
+        DeviceAuthorization.objects.select_for_update().filter(
+            q, parent=parent, status=AuthorizationStatus.AUTHORIZED, stale=False
+        )
+    )
     for record in records:
         record.stale, record.source, record.updated_at = True, AuthorizationSource.CALL_ERROR, now
         record.save(update_fields=["stale", "source", "updated_at"])
     DeviceAuthorizationHistory.objects.bulk_create(
-        [_history(parent=parent, device=r.device, group=r.group, status=r.status, stale=True, source=AuthorizationSource.CALL_ERROR, now=now) for r in records]
+        [
+            _history(
+                parent=parent,
+                device=r.device,
+                group=r.group,
+                status=r.status,
+                stale=True,
+                source=AuthorizationSource.CALL_ERROR,
+                now=now,
+            )
+            for r in records
+        ]
     )
     return len(records)
 
@@ -163,7 +229,17 @@ EVENT_NAMES = (
     "calling",
     "initByCallerFail",
 )
-_END_EVENTS = ("endVoip", "hangUpVoip", "abortVoip", "cancelVoip", "rejectVoip", "timeout", "busy", "initByCallerFail", "finishVoip")
+_END_EVENTS = (
+    "endVoip",
+    "hangUpVoip",
+    "abortVoip",
+    "cancelVoip",
+    "rejectVoip",
+    "timeout",
+    "busy",
+    "initByCallerFail",
+    "finishVoip",
+)
 _REFUSALS = {"rejectVoip": "rejected", "timeout": "timeout", "busy": "busy", "cancelVoip": "cancelled"}
 
 
@@ -223,7 +299,9 @@ def _derive(record: CallRecord) -> None:
     ended = [at(name) for name in _END_EVENTS if name in names]
     record.ended_at = min(ended) if ended else None
     # Connected time only exists once answered (only the connected phase is billed, REFERENCE.md §4).
-    keep_times = [events[n].get("keep_time") for n in names if n != "finishVoip" and events[n].get("keep_time") is not None]
+    keep_times = [
+        events[n].get("keep_time") for n in names if n != "finishVoip" and events[n].get("keep_time") is not None
+    ]
     record.keep_time = max(keep_times) if (answered or "abortVoip" in names) and keep_times else 0
     record.billed_seconds = events["finishVoip"].get("keep_time") if "finishVoip" in names else None
     if "endVoip" in names:

@@ -4,6 +4,7 @@ The mini-program needs a ticket from WeChat (``getsnticket``, REFERENCE.md §5, 
 and the device name the dialog shows. Only devices of the parent's schools are served: a parent
 is of a school when it is a contact of an active student there.
 """
+
 from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef
@@ -34,9 +35,7 @@ def device_for_parent(*, parent: Parent, sn: str, model_id: str) -> Device:
     """
     device = None
     if sn_validator.regex.fullmatch(sn) and "\x00" not in model_id:
-        bound = Contact.objects.filter(
-            parent=parent, student__school=OuterRef("school"), student__is_active=True
-        )
+        bound = Contact.objects.filter(parent=parent, student__school=OuterRef("school"), student__is_active=True)
         device = (
             Device.objects.filter(sn=sn, model_id=model_id, is_active=True, school__is_active=True)
             .filter(Exists(bound))
@@ -72,7 +71,9 @@ def _sn_ticket_error(exc: wechat.WeChatError) -> ApplicationError:
             _("WeChat refuses this sn: only 0-9, A-Z, a-z, '_' and '-' are allowed (errcode 9800002)."), field="sn"
         )
     if exc.errcode == wechat.ERRCODE_MODEL_ID_INVALID:
-        return ApplicationError(_("WeChat refuses this model_id: the check failed (errcode 9800003)."), field="model_id")
+        return ApplicationError(
+            _("WeChat refuses this model_id: the check failed (errcode 9800003)."), field="model_id"
+        )
     if exc.errcode == wechat.ERRCODE_API_UNAUTHORIZED:
         return UpstreamError(
             _(

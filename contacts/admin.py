@@ -3,12 +3,19 @@
 Rows reach their school through the student (``school_path``); a parent is visible to a staff
 user only when bound to one of its school's students.
 """
+
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from schools.admin import ReadOnlyAdminMixin, RosterImportExportMixin, SchoolScopedAdmin, SuperuserOnlyAdminMixin, staff_school_id
+from schools.admin import (
+    ReadOnlyAdminMixin,
+    RosterImportExportMixin,
+    SchoolScopedAdmin,
+    SuperuserOnlyAdminMixin,
+    staff_school_id,
+)
 from schools.models import AuditLog, Student
 from schools.resources import StudentResource
 
@@ -107,7 +114,14 @@ class ParentAdmin(SchoolScopedAdmin):
     list_display = ["openid", "nickname", "voip_scope_granted", "voip_scope_updated_at", "last_login_at", "created_at"]
     list_filter = ["voip_scope_granted"]
     search_fields = ["openid", "nickname"]
-    readonly_fields = ["openid", "unionid", "voip_scope_granted", "voip_scope_updated_at", "last_login_at", "created_at"]
+    readonly_fields = [
+        "openid",
+        "unionid",
+        "voip_scope_granted",
+        "voip_scope_updated_at",
+        "last_login_at",
+        "created_at",
+    ]
     inlines = [ContactInline]
     school_path = "contacts__student__school"
     school_path_distinct = True  # a parent is of every school where it is a contact

@@ -8,6 +8,7 @@ chosen format. A resubmitted confirmation (reload, back button) finds its nonce 
 nothing, so no second set of codes is ever made behind the staff user's back. The queryset is the
 scoped one of ``SchoolScopedAdmin``: ids of another school's students select nothing.
 """
+
 import io
 from dataclasses import dataclass
 from datetime import date
@@ -66,7 +67,9 @@ class Letter:
 
     @property
     def qr_svg(self) -> str:
-        return mark_safe(self.qr.svg_inline(scale=4, border=2, title="微信扫一扫，打开绑定页面"))  # segno's own SVG, no user text
+        return mark_safe(
+            self.qr.svg_inline(scale=4, border=2, title="微信扫一扫，打开绑定页面")
+        )  # segno's own SVG, no user text
 
     @property
     def expires_label(self) -> str:
@@ -115,9 +118,9 @@ def _class_label(student) -> str:
 def _letters(issued) -> list[Letter]:
     """A letter for each ``(student, code)`` just issued, with the expiry the code was stored with."""
     expires = dict(
-        ClaimCode.objects.filter(student__in=[s for s, _ in issued], used_at__isnull=True, revoked_at__isnull=True).values_list(
-            "student_id", "expires_at"
-        )
+        ClaimCode.objects.filter(
+            student__in=[s for s, _ in issued], used_at__isnull=True, revoked_at__isnull=True
+        ).values_list("student_id", "expires_at")
     )
     return [
         Letter(
@@ -219,7 +222,9 @@ def letters_pdf(letters: list[Letter]) -> HttpResponse:
         pdf.showPage()
     pdf.save()
     response = HttpResponse(buffer.getvalue(), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="claim-code-letters-{timezone.localtime():%Y%m%d-%H%M}.pdf"'
+    response["Content-Disposition"] = (
+        f'attachment; filename="claim-code-letters-{timezone.localtime():%Y%m%d-%H%M}.pdf"'
+    )
     return response
 
 
@@ -280,26 +285,36 @@ def issue_claim_codes(model_admin, request, queryset):
     skipped = len(selected) - len(students)
     if len(students) > MAX_LETTERS:
         model_admin.message_user(
-            request, _("Select at most %(max)d students at a time (a class, for example).") % {"max": MAX_LETTERS}, messages.ERROR
+            request,
+            _("Select at most %(max)d students at a time (a class, for example).") % {"max": MAX_LETTERS},
+            messages.ERROR,
         )
         return None
     if "issue" not in request.POST:
         if not students:
-            model_admin.message_user(request, _("None of the selected students is active; no code issued."), messages.WARNING)
+            model_admin.message_user(
+                request, _("None of the selected students is active; no code issued."), messages.WARNING
+            )
             return None
-        return _confirmation(model_admin, request, students, skipped, LettersForm(initial={"nonce": _nonce_new(request)}))
+        return _confirmation(
+            model_admin, request, students, skipped, LettersForm(initial={"nonce": _nonce_new(request)})
+        )
     form = LettersForm(request.POST)
     if not form.is_valid():
         return _confirmation(model_admin, request, students, skipped, form)
     if not _nonce_spend(request, form.cleaned_data["nonce"]):
         model_admin.message_user(
             request,
-            _("These letters were already printed, so no new codes were issued. To issue new codes, select the students again."),
+            _(
+                "These letters were already printed, so no new codes were issued. To issue new codes, select the students again."
+            ),
             messages.WARNING,
         )
         return None
     if not students:
-        model_admin.message_user(request, _("None of the selected students is active; no code issued."), messages.WARNING)
+        model_admin.message_user(
+            request, _("None of the selected students is active; no code issued."), messages.WARNING
+        )
         return None
     letters = _letters(services.claim_codes_issue(students=students, issued_by=request.user))
     if form.cleaned_data["format"] == FORMAT_PDF:
@@ -339,7 +354,16 @@ class ClaimCodeAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
     only its digest is stored, and even that is not shown. Codes are issued from the student list."""
 
     school_path = "student__school"
-    list_display = ["student", "student_class", "created_at", "expires_at", "used_at", "used_by", "revoked_at", "issued_by"]
+    list_display = [
+        "student",
+        "student_class",
+        "created_at",
+        "expires_at",
+        "used_at",
+        "used_by",
+        "revoked_at",
+        "issued_by",
+    ]
     list_filter = [ClaimCodeStateFilter, "student__grade", "student__class_name", "created_at"]
     search_fields = ["student__user_id", "student__name", "student__student_number"]
     list_select_related = ["student", "used_by", "issued_by"]

@@ -4,6 +4,7 @@ The dashboard (``calls.dashboard``, ``portal.admin_site``) links its per-class c
 ``/admin/schools/student/?class_name=…&has_contacts=no`` and ``…&has_admin=no``; these filters
 make those links work. Each is one ``EXISTS`` subquery, whatever the number of students.
 """
+
 from django.contrib import admin
 from django.db.models import Exists, OuterRef, Q
 from django.utils.translation import gettext_lazy as _

@@ -2,6 +2,7 @@
 links, deactivate; each asks for a reason (``contacts.staff``). Bulk actions work on a class: filter
 the student list by class, select all, choose the action.
 """
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -27,7 +28,8 @@ class TransferForm(ReasonForm):
     def __init__(self, *args, contacts=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["new_admin_openid"].choices = [
-            (c.parent.openid, f"{c.relation or c.parent.nickname or c.parent.openid} ({c.parent.openid})") for c in contacts
+            (c.parent.openid, f"{c.relation or c.parent.nickname or c.parent.openid} ({c.parent.openid})")
+            for c in contacts
         ]
 
 
@@ -62,8 +64,13 @@ def deactivate_students(model_admin, request, queryset):
         return 1
 
     return _bulk(
-        model_admin, request, queryset, title=_("Deactivate students"), action="deactivate_students",
-        perform=perform, done=_("%(count)d of %(students)d students deactivated."),
+        model_admin,
+        request,
+        queryset,
+        title=_("Deactivate students"),
+        action="deactivate_students",
+        perform=perform,
+        done=_("%(count)d of %(students)d students deactivated."),
     )
 
 
@@ -73,8 +80,13 @@ def revoke_share_links(model_admin, request, queryset):
         return staff.staff_share_links_revoke(user=request.user, student=student, reason=reason)
 
     return _bulk(
-        model_admin, request, queryset, title=_("Revoke share links"), action="revoke_share_links",
-        perform=perform, done=_("%(count)d share links of %(students)d students revoked."),
+        model_admin,
+        request,
+        queryset,
+        title=_("Revoke share links"),
+        action="revoke_share_links",
+        perform=perform,
+        done=_("%(count)d share links of %(students)d students revoked."),
     )
 
 
@@ -104,7 +116,9 @@ class StaffActionsMixin:
 
     def _done(self, request, student, message):
         self.message_user(request, message, messages.SUCCESS)
-        return redirect(reverse(f"admin:{self.model._meta.app_label}_{self.model._meta.model_name}_change", args=[student.pk]))
+        return redirect(
+            reverse(f"admin:{self.model._meta.app_label}_{self.model._meta.model_name}_change", args=[student.pk])
+        )
 
     def remove_contact_view(self, request, object_id, contact_id):
         student = self._student_for_change(request, object_id)
@@ -114,12 +128,19 @@ class StaffActionsMixin:
         form = ReasonForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                staff.staff_contact_remove(user=request.user, student=student, openid=contact.parent.openid, reason=form.cleaned_data["reason"])
+                staff.staff_contact_remove(
+                    user=request.user, student=student, openid=contact.parent.openid, reason=form.cleaned_data["reason"]
+                )
             except ApplicationError as exc:
                 form.add_error(None, str(exc.message))
             else:
-                return self._done(request, student, _("Contact %(openid)s removed.") % {"openid": contact.parent.openid})
-        title = _("Remove contact %(who)s of %(student)s") % {"who": contact.relation or contact.parent.openid, "student": student.name}
+                return self._done(
+                    request, student, _("Contact %(openid)s removed.") % {"openid": contact.parent.openid}
+                )
+        title = _("Remove contact %(who)s of %(student)s") % {
+            "who": contact.relation or contact.parent.openid,
+            "student": student.name,
+        }
         return _page(request, self, title=title, form=form, objects=[contact])
 
     def transfer_admin_view(self, request, object_id):
@@ -129,10 +150,19 @@ class StaffActionsMixin:
         if request.method == "POST" and form.is_valid():
             try:
                 staff.staff_admin_transfer(
-                    user=request.user, student=student, new_admin_openid=form.cleaned_data["new_admin_openid"], reason=form.cleaned_data["reason"]
+                    user=request.user,
+                    student=student,
+                    new_admin_openid=form.cleaned_data["new_admin_openid"],
+                    reason=form.cleaned_data["reason"],
                 )
             except ApplicationError as exc:
                 form.add_error(None, str(exc.message))
             else:
                 return self._done(request, student, _("Admin role transferred."))
-        return _page(request, self, title=_("Transfer the admin role of %(student)s") % {"student": student.name}, form=form, objects=candidates)
+        return _page(
+            request,
+            self,
+            title=_("Transfer the admin role of %(student)s") % {"student": student.name},
+            form=form,
+            objects=candidates,
+        )

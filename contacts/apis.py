@@ -3,6 +3,7 @@
 Every view authenticates the parent by bearer token (``ParentTokenAuthentication``) unless
 stated; errors follow ``portal.exceptions`` (``{detail, code, field?}``).
 """
+
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -180,7 +181,9 @@ class ShareLinkCreateApi(APIView):
         token = serializers.CharField()
         expires_at = serializers.DateTimeField()
 
-    @extend_schema(request=ShareLinkCreateInputSerializer, responses={201: ShareLinkCreateOutputSerializer}, tags=["binding"])
+    @extend_schema(
+        request=ShareLinkCreateInputSerializer, responses={201: ShareLinkCreateOutputSerializer}, tags=["binding"]
+    )
     def post(self, request, user_id):
         data = self.ShareLinkCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -268,7 +271,9 @@ class ContactDeleteApi(APIView):
         user_id = serializers.CharField()
         openid_list = serializers.ListField(child=serializers.CharField())
 
-    @extend_schema(request=ContactDeleteInputSerializer, responses={200: ContactDeleteOutputSerializer}, tags=["contacts"])
+    @extend_schema(
+        request=ContactDeleteInputSerializer, responses={200: ContactDeleteOutputSerializer}, tags=["contacts"]
+    )
     def post(self, request, user_id):
         data = self.ContactDeleteInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -290,12 +295,16 @@ class AdminTransferApi(APIView):
         user_id = serializers.CharField()
         admin_openid = serializers.CharField()
 
-    @extend_schema(request=AdminTransferInputSerializer, responses={200: AdminTransferOutputSerializer}, tags=["contacts"])
+    @extend_schema(
+        request=AdminTransferInputSerializer, responses={200: AdminTransferOutputSerializer}, tags=["contacts"]
+    )
     def post(self, request, user_id):
         data = self.AdminTransferInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         new = services.admin_transfer(parent=request.user, user_id=user_id, **data.validated_data)
-        return Response(self.AdminTransferOutputSerializer({"user_id": user_id, "admin_openid": new.parent.openid}).data)
+        return Response(
+            self.AdminTransferOutputSerializer({"user_id": user_id, "admin_openid": new.parent.openid}).data
+        )
 
 
 class ContactUnbindSelfApi(APIView):
@@ -308,8 +317,6 @@ class ContactUnbindSelfApi(APIView):
     def delete(self, request, user_id):
         services.contact_unbind_self(parent=request.user, user_id=user_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
 
 
 class CallOrderApi(APIView):

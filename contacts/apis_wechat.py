@@ -1,4 +1,5 @@
 """WeChat-compatible contact API for device vendors' backends (seed 003 §2.2, REFERENCE.md §5)."""
+
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -37,7 +38,9 @@ class VoipContactListApi(WeChatCompatibleApi):
                     "errcode": serializers.IntegerField(),
                     "errmsg": serializers.CharField(),
                     "contact_list": inline_serializer(
-                        "VoipContactInfo", {"open_id": serializers.CharField(), "role": serializers.IntegerField()}, many=True
+                        "VoipContactInfo",
+                        {"open_id": serializers.CharField(), "role": serializers.IntegerField()},
+                        many=True,
                     ),
                 },
             ),
@@ -54,5 +57,7 @@ class VoipContactListApi(WeChatCompatibleApi):
         if contact_list is None:
             raise WeChatApiError(ERRCODE_NO_CONTACT_LIST, "user_id: no such student", status.HTTP_404_NOT_FOUND)
         if not contact_list:
-            return Response({"errcode": ERRCODE_NO_CONTACT_LIST, "errmsg": "user has no contact list", "contact_list": []})
+            return Response(
+                {"errcode": ERRCODE_NO_CONTACT_LIST, "errmsg": "user has no contact list", "contact_list": []}
+            )
         return Response({"errcode": 0, "errmsg": "ok", "contact_list": contact_list})

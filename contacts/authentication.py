@@ -1,4 +1,5 @@
 """Bearer-token authentication of the parents' mini-program (``Authorization: Bearer <token>``)."""
+
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension

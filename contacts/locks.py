@@ -5,6 +5,7 @@ on. One lock per student serialises binding, deletion and admin transfer for tha
 the contact limit holds and a transfer never leaves zero or two admins. Locks are taken in one
 order (student, then contacts) to avoid deadlocks.
 """
+
 from schools.models import Student
 
 
@@ -17,5 +18,8 @@ def students_lock(*, student_ids) -> list[Student]:
     """``SELECT … FOR UPDATE`` several students (with their schools) in primary-key order, the one
     order every multi-student lock takes; call inside a transaction."""
     return list(
-        Student.objects.select_for_update(of=("self",)).select_related("school").filter(pk__in=list(student_ids)).order_by("pk")
+        Student.objects.select_for_update(of=("self",))
+        .select_related("school")
+        .filter(pk__in=list(student_ids))
+        .order_by("pk")
     )

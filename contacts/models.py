@@ -4,6 +4,7 @@ Source: seed 003 §2 (binding, contact list, delete, transfer, events), REFERENC
 The invariants that must never be false are database constraints; the contact limit is kept
 by locking the student row (see ``contacts.services``).
 """
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -53,7 +54,10 @@ class ParentToken(models.Model):
         indexes = [models.Index(fields=["expires_at"], name="parent_token_expires_idx")]
 
     def __str__(self):
-        return _("%(openid)s until %(time)s") % {"openid": self.parent.openid, "time": f"{timezone.localtime(self.expires_at):%Y-%m-%d %H:%M}"}
+        return _("%(openid)s until %(time)s") % {
+            "openid": self.parent.openid,
+            "time": f"{timezone.localtime(self.expires_at):%Y-%m-%d %H:%M}",
+        }
 
 
 class Contact(models.Model):
@@ -83,7 +87,10 @@ class Contact(models.Model):
     )
     bound_at = models.DateTimeField(_("bound at"), default=timezone.now)
     call_order = models.PositiveSmallIntegerField(
-        _("call order"), null=True, blank=True, help_text=_("Position in the round-robin call plan, set by the admin contact.")
+        _("call order"),
+        null=True,
+        blank=True,
+        help_text=_("Position in the round-robin call plan, set by the admin contact."),
     )
 
     class Meta:
@@ -118,8 +125,12 @@ class ShareLink(models.Model):
         REVOKED = "revoked", _("revoked")
 
     token_hash = models.CharField(_("token digest"), max_length=64, unique=True, editable=False)
-    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="share_links", verbose_name=_("student"))
-    issued_by = models.ForeignKey(Parent, on_delete=models.CASCADE, related_name="share_links", verbose_name=_("issued by"))
+    student = models.ForeignKey(
+        Student, on_delete=models.CASCADE, related_name="share_links", verbose_name=_("student")
+    )
+    issued_by = models.ForeignKey(
+        Parent, on_delete=models.CASCADE, related_name="share_links", verbose_name=_("issued by")
+    )
     user_name = models.CharField(_("student name shown"), max_length=64, blank=True)
     user_avatar = models.URLField(_("student avatar shown"), max_length=500, blank=True)
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.ACTIVE)
@@ -132,7 +143,9 @@ class ShareLink(models.Model):
         verbose_name_plural = _("share links")
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(expires_at__gt=models.F("created_at")), name="share_link_expires_after_created"),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("created_at")), name="share_link_expires_after_created"
+            ),
         ]
         indexes = [
             models.Index(fields=["expires_at"], condition=Q(state="active"), name="share_link_active_expiry_idx"),
@@ -163,7 +176,12 @@ class BindEvent(models.Model):
         Student, on_delete=models.SET_NULL, null=True, blank=True, related_name="bind_events", verbose_name=_("student")
     )
     share_link = models.ForeignKey(
-        ShareLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="bind_events", verbose_name=_("share link")
+        ShareLink,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="bind_events",
+        verbose_name=_("share link"),
     )
     created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
 
@@ -185,7 +203,9 @@ class ClaimCode(models.Model):
     code revokes the student's live one, and PostgreSQL keeps at most one live code per student.
     """
 
-    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="claim_codes", verbose_name=_("student"))
+    student = models.ForeignKey(
+        Student, on_delete=models.CASCADE, related_name="claim_codes", verbose_name=_("student")
+    )
     code_hash = models.CharField(_("code digest"), max_length=64, editable=False)
     issued_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -213,7 +233,9 @@ class ClaimCode(models.Model):
                 condition=Q(used_at__isnull=True, revoked_at__isnull=True),
                 name="claim_code_one_live_per_student",
             ),
-            models.CheckConstraint(condition=Q(expires_at__gt=models.F("created_at")), name="claim_code_expires_after_created"),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("created_at")), name="claim_code_expires_after_created"
+            ),
         ]
 
     def __str__(self):

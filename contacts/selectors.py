@@ -1,4 +1,5 @@
 """Reads of the contacts app. Each takes the acting parent or API client and sees only what it may."""
+
 from django.db.models import Prefetch
 from django.utils.translation import gettext_lazy as _
 
@@ -35,7 +36,11 @@ def contact_list_for_parent(*, parent: Parent, user_id: str) -> dict:
     """
     own = contact_access(parent=parent, user_id=user_id)
     if own.is_admin:
-        rows = list(Contact.objects.filter(student_id=own.student_id).select_related("parent").order_by("-role", "bound_at", "id"))
+        rows = list(
+            Contact.objects.filter(student_id=own.student_id)
+            .select_related("parent")
+            .order_by("-role", "bound_at", "id")
+        )
     else:
         rows = [own]
     return {
@@ -62,7 +67,9 @@ def voip_contact_list(*, school_id: int, user_id: str) -> list[dict] | None:
     """
     student = (
         Student.objects.filter(user_id=user_id, school_id=school_id, is_active=True)
-        .prefetch_related(Prefetch("contacts", queryset=Contact.objects.select_related("parent").order_by("-role", "bound_at", "id")))
+        .prefetch_related(
+            Prefetch("contacts", queryset=Contact.objects.select_related("parent").order_by("-role", "bound_at", "id"))
+        )
         .first()
     )
     if student is None:

@@ -5,6 +5,7 @@ binding flow, its ``BindEvent`` inside it. Binding rules follow seed 003 §2 and
 the contact limit and the single admin are kept under the student row lock (``contacts.locks``)
 and, for the admin and uniqueness, by PostgreSQL constraints.
 """
+
 import hmac
 import re
 import secrets
@@ -20,7 +21,15 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from portal.errors import ApplicationError, Conflict, Forbidden, NotFound, TooManyRequests, UpstreamError, UpstreamUnavailable
+from portal.errors import (
+    ApplicationError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    TooManyRequests,
+    UpstreamError,
+    UpstreamUnavailable,
+)
 from schools.models import AuditLog, Student
 from schools.selectors import student_get_active
 from schools.services import audit_log_record
@@ -64,7 +73,12 @@ class LoginResult:
 
 
 def _bind_event(
-    *, type: str, parent: Parent | None = None, openid: str = "", student: Student | None = None, share_link: ShareLink | None = None
+    *,
+    type: str,
+    parent: Parent | None = None,
+    openid: str = "",
+    student: Student | None = None,
+    share_link: ShareLink | None = None,
 ) -> BindEvent:
     return BindEvent.objects.create(
         type=type,
@@ -98,9 +112,13 @@ def _openid_from_code(code: str) -> wechat.Session:
         raise UpstreamUnavailable() from exc
     except wechat.WeChatError as exc:
         if exc.errcode == wechat.ERRCODE_INVALID_CODE:
-            raise ApplicationError(_("The wx.login code is invalid or has expired."), field="code", code="invalid_code") from exc
+            raise ApplicationError(
+                _("The wx.login code is invalid or has expired."), field="code", code="invalid_code"
+            ) from exc
         if exc.errcode == wechat.ERRCODE_CODE_USED:
-            raise ApplicationError(_("The wx.login code has already been used."), field="code", code="code_used") from exc
+            raise ApplicationError(
+                _("The wx.login code has already been used."), field="code", code="code_used"
+            ) from exc
         if exc.errcode == wechat.ERRCODE_RATE_LIMITED:
             raise TooManyRequests(_("Too many logins for now; try again in a minute.")) from exc
         raise UpstreamError(_("WeChat refused the login (errcode %(errcode)s).") % {"errcode": exc.errcode}) from exc
@@ -197,7 +215,9 @@ def _claim_code_check(*, student: Student, claim_code: str) -> ClaimCode:
         )
     if (cache.get(_claim_code_failures_key(student)) or 0) >= settings.CLAIM_CODE_MAX_ATTEMPTS:
         raise TooManyRequests(
-            _("Too many wrong claim codes for this student; try again later."), field="claim_code", code="claim_code_locked"
+            _("Too many wrong claim codes for this student; try again later."),
+            field="claim_code",
+            code="claim_code_locked",
         )
     live = ClaimCode.objects.filter(student=student, used_at__isnull=True, revoked_at__isnull=True).first()
     digest = _claim_code_digest(student=student, code=claim_code)
@@ -247,7 +267,11 @@ def claim_codes_issue(*, students, issued_by) -> list[tuple[Student, str]]:
             action=AuditLog.Action.CLAIM_CODE_ISSUED,
             student=student,
             actor_user=issued_by,
-            data={"claim_code": code.pk, "expires_at": code.expires_at.isoformat(), "revoked_previous": student.pk in revoked},
+            data={
+                "claim_code": code.pk,
+                "expires_at": code.expires_at.isoformat(),
+                "revoked_previous": student.pk in revoked,
+            },
         )
         issued.append((student, raw))
     return issued
@@ -299,7 +323,11 @@ def admin_bind(*, parent: Parent, user_id: str, relation: str = "", claim_code: 
         if _limit_reached(student):
             return _outcome(BindEvent.Type.OVERLOAD, parent=parent, student=student)
         contact = _create_contact(
-            student=student, parent=parent, role=Contact.Role.ADMIN, relation=relation, bound_via=Contact.BoundVia.ADMIN_BINDING
+            student=student,
+            parent=parent,
+            role=Contact.Role.ADMIN,
+            relation=relation,
+            bound_via=Contact.BoundVia.ADMIN_BINDING,
         )
         data = {"relation": relation}
         if code is not None:
@@ -320,7 +348,9 @@ def share_link_path(token: str) -> str:
 
 
 @transaction.atomic
-def share_link_create(*, parent: Parent, user_id: str, user_name: str = "", user_avatar: str = "") -> tuple[ShareLink, str]:
+def share_link_create(
+    *, parent: Parent, user_id: str, user_name: str = "", user_avatar: str = ""
+) -> tuple[ShareLink, str]:
     """getBindContactPath (seed 003 §2.1): an admin-only link for other parents to bind.
 
     Returns ``(link, token)``; the token (256 random bits) is shown once and stored as SHA-256.
@@ -343,7 +373,10 @@ def share_link_create(*, parent: Parent, user_id: str, user_name: str = "", user
         expires_at=now + timedelta(hours=student.school.share_link_ttl),
     )
     audit_log_record(
-        action=AuditLog.Action.SHARE_LINK_CREATED, student=student, actor_openid=parent.openid, data={"share_link": link.pk}
+        action=AuditLog.Action.SHARE_LINK_CREATED,
+        student=student,
+        actor_openid=parent.openid,
+        data={"share_link": link.pk},
     )
     return link, raw
 
@@ -367,8 +400,15 @@ def share_link_bind(*, parent: Parent, token: str, relation: str = "") -> BindOu
             return _outcome(BindEvent.Type.INVALID, parent=parent, student=None)
         student = student_lock(student_id=link.student_id)
         link.refresh_from_db(fields=["state", "expires_at"])
-        issuer_is_admin = Contact.objects.filter(student=student, parent_id=link.issued_by_id, role=Contact.Role.ADMIN).exists()
-        if link.state == ShareLink.State.REVOKED or not student.is_active or not student.school.is_active or not issuer_is_admin:
+        issuer_is_admin = Contact.objects.filter(
+            student=student, parent_id=link.issued_by_id, role=Contact.Role.ADMIN
+        ).exists()
+        if (
+            link.state == ShareLink.State.REVOKED
+            or not student.is_active
+            or not student.school.is_active
+            or not issuer_is_admin
+        ):
             return _outcome(BindEvent.Type.INVALID, parent=parent, student=student, share_link=link)
         if link.state == ShareLink.State.EXPIRED or timezone.now() >= link.expires_at:
             return _outcome(BindEvent.Type.EXPIRE, parent=parent, student=student, share_link=link)
@@ -444,7 +484,9 @@ def contacts_delete(*, parent: Parent, user_id: str, openid_list: list[str]) -> 
     contacts = list(Contact.objects.select_related("parent").filter(student=student, parent__openid__in=wanted))
     missing = sorted(set(wanted) - {c.parent.openid for c in contacts})
     if missing:
-        raise NotFound(_("Not a contact of this student: %(openids)s") % {"openids": ", ".join(missing)}, field="openid_list")
+        raise NotFound(
+            _("Not a contact of this student: %(openids)s") % {"openids": ", ".join(missing)}, field="openid_list"
+        )
     Contact.objects.filter(pk__in=[c.pk for c in contacts]).delete()
     for contact in contacts:
         _bind_event(type=BindEvent.Type.CANCEL, parent=contact.parent, student=student)
@@ -454,7 +496,11 @@ def contacts_delete(*, parent: Parent, user_id: str, openid_list: list[str]) -> 
             actor_openid=parent.openid,
             data={"openid": contact.parent.openid, "relation": contact.relation},
         )
-    return list(Contact.objects.filter(student=student).order_by("-role", "bound_at", "id").values_list("parent__openid", flat=True))
+    return list(
+        Contact.objects.filter(student=student)
+        .order_by("-role", "bound_at", "id")
+        .values_list("parent__openid", flat=True)
+    )
 
 
 @transaction.atomic
@@ -504,7 +550,10 @@ def contact_unbind_self(*, parent: Parent, user_id: str) -> None:
     own.delete()
     _bind_event(type=BindEvent.Type.CANCEL, parent=parent, student=student)
     audit_log_record(
-        action=AuditLog.Action.CONTACT_UNBOUND, student=student, actor_openid=parent.openid, data={"relation": own.relation}
+        action=AuditLog.Action.CONTACT_UNBOUND,
+        student=student,
+        actor_openid=parent.openid,
+        data={"relation": own.relation},
     )
 
 
@@ -524,12 +573,19 @@ def contacts_set_call_order(*, parent: Parent, user_id: str, openid_list: list[s
     contacts = {c.parent.openid: c for c in Contact.objects.select_related("parent").filter(student=student)}
     missing = [o for o in openid_list if o not in contacts]
     if missing:
-        raise NotFound(_("Not a contact of this student: %(openids)s") % {"openids": ", ".join(missing)}, field="openid_list")
+        raise NotFound(
+            _("Not a contact of this student: %(openids)s") % {"openids": ", ".join(missing)}, field="openid_list"
+        )
     position = {openid: index for index, openid in enumerate(openid_list, start=1)}
     for openid, contact in contacts.items():
         contact.call_order = position.get(openid)
     Contact.objects.bulk_update(contacts.values(), ["call_order"])
-    audit_log_record(action=AuditLog.Action.CALL_ORDER_SET, student=student, actor_openid=parent.openid, data={"openid_list": openid_list})
+    audit_log_record(
+        action=AuditLog.Action.CALL_ORDER_SET,
+        student=student,
+        actor_openid=parent.openid,
+        data={"openid_list": openid_list},
+    )
     return list(
         Contact.objects.filter(student=student)
         .order_by(models.F("call_order").asc(nulls_last=True), "-role", "bound_at", "id")

@@ -4,6 +4,7 @@ Each action is one transaction under the student lock, requires a reason, and wr
 (who, when, what, why) that the student's admin page shows. Staff act only within their school:
 a student of another school raises ``NotFound`` (issue 4 §5; binding rules: seed 003 §2).
 """
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -70,7 +71,12 @@ def staff_admin_transfer(*, user, student: Student, new_admin_openid: str, reaso
     new = Contact.objects.select_related("parent").filter(student=student, parent__openid=new_admin_openid).first()
     if new is None:
         raise NotFound(_("The new admin must already be a contact of this student."), field="new_admin_openid")
-    old = Contact.objects.select_related("parent").filter(student=student, role=Contact.Role.ADMIN).exclude(pk=new.pk).first()
+    old = (
+        Contact.objects.select_related("parent")
+        .filter(student=student, role=Contact.Role.ADMIN)
+        .exclude(pk=new.pk)
+        .first()
+    )
     revoked = 0
     if old is not None:
         Contact.objects.filter(pk=old.pk).update(role=Contact.Role.ORDINARY)
@@ -93,7 +99,11 @@ def staff_share_links_revoke(*, user, student: Student, reason: str) -> int:
     student = _check(user=user, student=student, reason=reason)
     revoked = _revoke_links(student=student)
     audit_log_record(
-        action=AuditLog.Action.STAFF_SHARE_LINKS_REVOKED, student=student, actor_user=user, reason=reason, data={"revoked": revoked}
+        action=AuditLog.Action.STAFF_SHARE_LINKS_REVOKED,
+        student=student,
+        actor_user=user,
+        reason=reason,
+        data={"revoked": revoked},
     )
     return revoked
 
@@ -111,5 +121,9 @@ def staff_student_deactivate(*, user, student: Student, reason: str) -> None:
     student.save(update_fields=["is_active", "updated_at"])
     revoked = _revoke_links(student=student)
     audit_log_record(
-        action=AuditLog.Action.STAFF_STUDENT_DEACTIVATED, student=student, actor_user=user, reason=reason, data={"share_links_revoked": revoked}
+        action=AuditLog.Action.STAFF_STUDENT_DEACTIVATED,
+        student=student,
+        actor_user=user,
+        reason=reason,
+        data={"share_links_revoked": revoked},
     )

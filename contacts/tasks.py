@@ -1,4 +1,5 @@
 """Celery tasks of the contacts app; each only calls a service."""
+
 from celery import shared_task
 
 from schools.services import api_access_tokens_purge

@@ -3,6 +3,7 @@
 Only this module talks HTTP to WeChat; tests point ``WECHAT_API_BASE_URL`` at a local fake server.
 The portal's own ``access_token`` lives in Django's cache, shared by every worker (``access_token``).
 """
+
 import math
 import time
 import uuid
@@ -80,7 +81,9 @@ class WeChatClient:
 
     def _request(self, method: str, path: str, params: dict, body: dict | None = None) -> dict:
         try:
-            response = _session.request(method, f"{self.base_url}{path}", params=params, json=body, timeout=self.timeout)
+            response = _session.request(
+                method, f"{self.base_url}{path}", params=params, json=body, timeout=self.timeout
+            )
             response.raise_for_status()
             data = response.json()
         except (requests.RequestException, ValueError) as exc:
@@ -150,7 +153,9 @@ class WeChatClient:
                 raise WeChatUnavailable(ERRCODE_BUSY, "timed out waiting for another caller's access_token refresh")
 
     def _fetch_access_token(self) -> str:
-        data = self._get("/cgi-bin/token", {"grant_type": "client_credential", "appid": self.appid, "secret": self.secret})
+        data = self._get(
+            "/cgi-bin/token", {"grant_type": "client_credential", "appid": self.appid, "secret": self.secret}
+        )
         token = data.get("access_token")
         if not isinstance(token, str) or not token:
             raise WeChatUnavailable(ERRCODE_BUSY, "/cgi-bin/token answered without access_token")

@@ -9,6 +9,7 @@ schools added up, a staff user without a school no dashboard at all.
 Selectors and admins are imported inside the methods: this module is imported while
 ``admin.site`` is first set up, before any app's ``admin`` module.
 """
+
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
@@ -76,7 +77,9 @@ class PortalAdminSite(admin.AdminSite):
         now_iso = _now_iso()
         data["share_links_urls"] = {
             "active": links.changelist("contacts", "sharelink", {"state__exact": "active", "expires_at__gt": now_iso}),
-            "expired": links.changelist("contacts", "sharelink", {"state__in": "active,expired", "expires_at__lte": now_iso}),
+            "expired": links.changelist(
+                "contacts", "sharelink", {"state__in": "active,expired", "expires_at__lte": now_iso}
+            ),
             "revoked": links.changelist("contacts", "sharelink", {"state__exact": "revoked"}),
         }
 
@@ -89,9 +92,15 @@ class PortalAdminSite(admin.AdminSite):
                 {
                     **row,
                     "bindings": bindings.get(row["day"], 0),
-                    "bindings_url": links.changelist("contacts", "contact", {"bound_at__gte": since, "bound_at__lt": until}),
-                    "calls_url": links.changelist("calls", "callrecord", {"started_at__gte": since, "started_at__lt": until}),
-                    "minutes_url": links.changelist("calls", "callusage", {"started_at__gte": since, "started_at__lt": until}),
+                    "bindings_url": links.changelist(
+                        "contacts", "contact", {"bound_at__gte": since, "bound_at__lt": until}
+                    ),
+                    "calls_url": links.changelist(
+                        "calls", "callrecord", {"started_at__gte": since, "started_at__lt": until}
+                    ),
+                    "minutes_url": links.changelist(
+                        "calls", "callusage", {"started_at__gte": since, "started_at__lt": until}
+                    ),
                 }
             )
         data["days"] = days
@@ -103,8 +112,12 @@ class PortalAdminSite(admin.AdminSite):
             "bindings": sum(bindings.values()),
             "url": links.changelist("contacts", "contact", {"bound_at__gte": since, "bound_at__lt": until}),
         }
-        data["calls_total"]["calls_url"] = links.changelist("calls", "callrecord", {"started_at__gte": since, "started_at__lt": until})
-        data["calls_total"]["minutes_url"] = links.changelist("calls", "callusage", {"started_at__gte": since, "started_at__lt": until})
+        data["calls_total"]["calls_url"] = links.changelist(
+            "calls", "callrecord", {"started_at__gte": since, "started_at__lt": until}
+        )
+        data["calls_total"]["minutes_url"] = links.changelist(
+            "calls", "callusage", {"started_at__gte": since, "started_at__lt": until}
+        )
         for row in data["top_devices"]:
             device = {"device__id__exact": row["device_id"], "started_at__gte": since, "started_at__lt": until}
             row["calls_url"] = links.changelist("calls", "callrecord", device)
@@ -127,7 +140,11 @@ class _Links:
         key = f"{app_label}.{model_name}"
         if key not in self._allowed:
             model_admin = next(
-                (ma for m, ma in self.site._registry.items() if (m._meta.app_label, m._meta.model_name) == (app_label, model_name)),
+                (
+                    ma
+                    for m, ma in self.site._registry.items()
+                    if (m._meta.app_label, m._meta.model_name) == (app_label, model_name)
+                ),
                 None,
             )
             self._allowed[key] = model_admin is not None and model_admin.has_view_permission(self.request)

@@ -1,4 +1,5 @@
 """The admin app with the portal's own site (``portal.admin_site.PortalAdminSite``) as ``admin.site``."""
+
 from django.contrib.admin.apps import AdminConfig
 
 

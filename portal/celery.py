@@ -1,4 +1,5 @@
 """The Celery app: reads ``CELERY_*`` settings and autodiscovers ``tasks.py`` of every app."""
+
 import os
 
 from celery import Celery

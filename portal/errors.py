@@ -2,6 +2,7 @@
 
 Services never build HTTP responses: they raise one of these, and every API fails the same way.
 """
+
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 

@@ -4,6 +4,7 @@ Mini-program API answers ``{"detail": str, "code": str, "field"?: str, "errors"?
 ``detail`` always names the field at fault when there is one. Views marked ``wechat_compatible``
 answer WeChat's ``{"errcode": int, "errmsg": str}`` instead (REFERENCE.md §5), with a 4xx status.
 """
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
@@ -72,7 +73,11 @@ def api_exception_handler(exc, context):
             body["field"] = exc.field
             body["detail"] = f"{exc.field}: {exc.message}"
         if getattr(context.get("view"), "wechat_compatible", False):
-            errcode = exc.errcode if exc.errcode is not None else WECHAT_ERRCODE_BY_STATUS.get(exc.status_code, WECHAT_ERRCODE_BUSY)
+            errcode = (
+                exc.errcode
+                if exc.errcode is not None
+                else WECHAT_ERRCODE_BY_STATUS.get(exc.status_code, WECHAT_ERRCODE_BUSY)
+            )
             exc = WeChatApiError(errcode, body["detail"], exc.status_code)
         else:
             return Response(body, status=exc.status_code)
@@ -98,5 +103,7 @@ def api_exception_handler(exc, context):
             "errors": detail,
         }
     elif isinstance(response.data, dict) and "detail" in response.data:
-        response.data["code"] = getattr(exc, "default_code", "error") if not hasattr(exc.detail, "code") else exc.detail.code
+        response.data["code"] = (
+            getattr(exc, "default_code", "error") if not hasattr(exc.detail, "code") else exc.detail.code
+        )
     return response

@@ -1,4 +1,5 @@
 """Serializer fields shared by the APIs."""
+
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 

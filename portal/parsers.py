@@ -1,4 +1,5 @@
 """The one JSON parser of the API."""
+
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 

@@ -5,6 +5,7 @@ work with no server; ``DATABASE_URL``, ``CELERY_BROKER_URL`` and ``CACHE_URL`` s
 PostgreSQL and Redis. Production (``DEBUG`` off) has no default secret key and refuses the
 WeChat sandbox login.
 """
+
 from datetime import timedelta
 from pathlib import Path
 

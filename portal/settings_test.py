@@ -1,4 +1,5 @@
 """Test settings: fast password hashing, no throttling surprises, secrets that are only for tests."""
+
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")

@@ -1,4 +1,5 @@
 """URL map: admin, the mini-program API (/api/v1/), the WeChat-compatible API, OpenAPI docs."""
+
 from django.contrib import admin
 from django.http import JsonResponse
 from django.utils.translation import gettext
@@ -7,7 +8,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from contacts.apis_wechat import VoipContactListApi
 from schools.apis import AccessTokenApi
-
 
 
 def api_not_found(request, *args, **kwargs):

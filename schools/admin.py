@@ -4,6 +4,7 @@
 ``StaffMembership`` sees only rows of its school (``school_path`` says how a model reaches its
 school); superusers see all.
 """
+
 from django import forms
 from django.apps import apps
 from django.conf import settings
@@ -171,7 +172,9 @@ class RosterImportForm(ImportForm):
     """Step 1 of an import: the file, its format, the school (superusers only) and, for students,
     whether to deactivate the students the file does not list."""
 
-    school = forms.ModelChoiceField(School.objects.all(), label=_("School"), help_text=_("The rows are imported into this school."))
+    school = forms.ModelChoiceField(
+        School.objects.all(), label=_("School"), help_text=_("The rows are imported into this school.")
+    )
     deactivate_missing = forms.BooleanField(
         label=_("Deactivate students missing from the file"),
         required=False,
@@ -189,7 +192,8 @@ class RosterImportForm(ImportForm):
         if not deactivate_option:
             del self.fields["deactivate_missing"]
         headers = "; ".join(
-            f"{column} ({', '.join(aliases)})" if aliases else column for column, aliases in resources[0].header_aliases.items()
+            f"{column} ({', '.join(aliases)})" if aliases else column
+            for column, aliases in resources[0].header_aliases.items()
         )
         self.fields["import_file"].help_text = _(
             "CSV (UTF-8 or GB18030) or XLSX, one header row. Columns: %(headers)s. "
@@ -238,7 +242,9 @@ class RosterImportExportMixin(ImportExportMixin):
         )
 
     def has_export_permission(self, request):
-        return self._has_school(request) and self.has_view_permission(request) and super().has_export_permission(request)
+        return (
+            self._has_school(request) and self.has_view_permission(request) and super().has_export_permission(request)
+        )
 
     def _import_choices(self, request, form) -> dict:
         data = getattr(form, "cleaned_data", None) or {}
@@ -268,7 +274,10 @@ class RosterImportExportMixin(ImportExportMixin):
         initial = super().get_confirm_form_initial(request, import_form)
         if import_form is not None:
             choices = self._import_choices(request, import_form)
-            initial.update(school=choices["school"].pk if request.user.is_superuser else None, deactivate_missing=choices["deactivate_missing"])
+            initial.update(
+                school=choices["school"].pk if request.user.is_superuser else None,
+                deactivate_missing=choices["deactivate_missing"],
+            )
         return initial
 
     def import_action(self, request, **kwargs):
@@ -283,7 +292,9 @@ class RosterImportExportMixin(ImportExportMixin):
         if getattr(result, "missing", 0):
             messages.warning(
                 request,
-                _("When you confirm, %(count)d active students of the school that the file does not list will be deactivated.")
+                _(
+                    "When you confirm, %(count)d active students of the school that the file does not list will be deactivated."
+                )
                 % {"count": result.missing},
             )
         return response
@@ -314,7 +325,9 @@ class RosterImportExportMixin(ImportExportMixin):
         )
         self.message_user(
             request,
-            _("%(file)s has %(rows)d rows: it is imported in the background (import job %(job)d); reload this page to follow it.")
+            _(
+                "%(file)s has %(rows)d rows: it is imported in the background (import job %(job)d); reload this page to follow it."
+            )
             % {"file": upload.name, "rows": rows, "job": job.pk},
             messages.INFO,
         )
@@ -336,7 +349,9 @@ class RosterImportExportMixin(ImportExportMixin):
             return redirect(reverse(f"{self.admin_site.name}:{self.opts.app_label}_{self.opts.model_name}_import"))
         response = super().process_result(result, request)
         if getattr(result, "deactivated", 0):
-            messages.success(request, _("%(count)d students missing from the file deactivated.") % {"count": result.deactivated})
+            messages.success(
+                request, _("%(count)d students missing from the file deactivated.") % {"count": result.deactivated}
+            )
         return response
 
 
@@ -453,13 +468,35 @@ class ImportJobAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
     """Background roster imports and their progress; started from the students', devices' or
     device groups' import page when a file is large."""
 
-    list_display = ["created_at", "kind", "file_name", "status", "progress", "total_rows", "school", "created_by", "finished_at"]
+    list_display = [
+        "created_at",
+        "kind",
+        "file_name",
+        "status",
+        "progress",
+        "total_rows",
+        "school",
+        "created_by",
+        "finished_at",
+    ]
     list_filter = ["status", "kind", "school"]
     search_fields = ["file_name"]
     list_select_related = ["school", "created_by"]
     fields = [
-        "school", "kind", "file_name", "file_format", "deactivate_missing", "status", "progress", "processed_rows",
-        "total_rows", "totals", "error_list", "created_by", "created_at", "finished_at",
+        "school",
+        "kind",
+        "file_name",
+        "file_format",
+        "deactivate_missing",
+        "status",
+        "progress",
+        "processed_rows",
+        "total_rows",
+        "totals",
+        "error_list",
+        "created_by",
+        "created_at",
+        "finished_at",
     ]
     readonly_fields = fields
 
@@ -474,7 +511,9 @@ class ImportJobAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
     def error_list(self, job):
         if not job.errors:
             return "-"
-        return format_html("<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((import_error_text(e),) for e in job.errors)))
+        return format_html(
+            "<ul>{}</ul>", format_html_join("", "<li>{}</li>", ((import_error_text(e),) for e in job.errors))
+        )
 
 
 def import_error_text(error: dict) -> str:
@@ -492,7 +531,9 @@ def _superuser_only(model):
     if model_admin is None:
         return
     admin.site.unregister(model)
-    admin.site.register(model, type(f"SuperuserOnly{type(model_admin).__name__}", (SuperuserOnlyAdminMixin, type(model_admin)), {}))
+    admin.site.register(
+        model, type(f"SuperuserOnly{type(model_admin).__name__}", (SuperuserOnlyAdminMixin, type(model_admin)), {})
+    )
 
 
 for _model in [User, Group, *apps.get_app_config("django_celery_beat").get_models()]:

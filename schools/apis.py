@@ -1,4 +1,5 @@
 """WeChat-compatible ``GET /cgi-bin/token`` for device vendors' backends (REFERENCE.md §5)."""
+
 import re
 
 from django.conf import settings
@@ -20,6 +21,7 @@ ERRCODE_INVALID_SECRET = 40001  # WeChat: "AppSecret错误或者AppSecret不属�
 ERRCODE_APPID_MISSING = 41002
 ERRCODE_SECRET_MISSING = 41004
 
+
 class WeChatCompatibleApi(APIView):
     """Base of endpoints that mirror WeChat's server API: errors answer ``{errcode, errmsg}``.
 
@@ -40,7 +42,9 @@ class WeChatCompatibleApi(APIView):
         return super().initialize_request(request, *args, **kwargs)
 
 
-WECHAT_ERROR = inline_serializer("WeChatError", {"errcode": serializers.IntegerField(), "errmsg": serializers.CharField()})
+WECHAT_ERROR = inline_serializer(
+    "WeChatError", {"errcode": serializers.IntegerField(), "errmsg": serializers.CharField()}
+)
 
 
 class AccessTokenApi(WeChatCompatibleApi):
@@ -60,7 +64,9 @@ class AccessTokenApi(WeChatCompatibleApi):
             OpenApiParameter("secret", str, required=True),
         ],
         responses={
-            200: inline_serializer("AccessToken", {"access_token": serializers.CharField(), "expires_in": serializers.IntegerField()}),
+            200: inline_serializer(
+                "AccessToken", {"access_token": serializers.CharField(), "expires_in": serializers.IntegerField()}
+            ),
             400: WECHAT_ERROR,
             401: WECHAT_ERROR,
         },
@@ -79,6 +85,8 @@ class AccessTokenApi(WeChatCompatibleApi):
         if client is None:
             raise WeChatApiError(ERRCODE_INVALID_APPID, "invalid appid", status.HTTP_401_UNAUTHORIZED)
         if not api_client_secret_matches(client=client, secret=secret):
-            raise WeChatApiError(ERRCODE_INVALID_SECRET, "invalid credential, secret is wrong", status.HTTP_401_UNAUTHORIZED)
+            raise WeChatApiError(
+                ERRCODE_INVALID_SECRET, "invalid credential, secret is wrong", status.HTTP_401_UNAUTHORIZED
+            )
         token, _expires_at = api_access_token_issue(client=client)
         return Response({"access_token": token, "expires_in": int(settings.API_ACCESS_TOKEN_TTL.total_seconds())})

@@ -3,6 +3,7 @@
 Missing → errcode 41001, unknown → 40001, expired → 42001; ``request.user`` becomes the
 ``ApiClient``, whose school bounds everything the request may see.
 """
+
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, status
@@ -26,7 +27,9 @@ class AccessTokenAuthentication(authentication.BaseAuthentication):
         token = api_access_token_get(token=raw)
         if token is None:
             raise WeChatApiError(
-                ERRCODE_INVALID_CREDENTIAL, "invalid credential, access_token is invalid or not latest", status.HTTP_401_UNAUTHORIZED
+                ERRCODE_INVALID_CREDENTIAL,
+                "invalid credential, access_token is invalid or not latest",
+                status.HTTP_401_UNAUTHORIZED,
             )
         if token.expires_at <= timezone.now():
             raise WeChatApiError(ERRCODE_TOKEN_EXPIRED, "access_token expired", status.HTTP_401_UNAUTHORIZED)

@@ -6,6 +6,7 @@ the admin shows the progress; then, if no row failed, it writes all rows (and de
 students missing from the file, if asked) in one short transaction. A file with any error writes
 nothing and the job lists the errors.
 """
+
 import logging
 
 from django.conf import settings
@@ -63,7 +64,9 @@ def import_job_create(
 def import_job_run(job_id: int) -> str:
     """Run a pending job; returns its final status. A job that is not pending (already run, or
     running elsewhere) is left alone, so a redelivered task does nothing."""
-    claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PENDING).update(status=ImportJob.Status.RUNNING)
+    claimed = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.PENDING).update(
+        status=ImportJob.Status.RUNNING
+    )
     if not claimed:
         job = ImportJob.objects.filter(pk=job_id).only("status").first()
         return job.status if job else ""
@@ -72,7 +75,11 @@ def import_job_run(job_id: int) -> str:
         status, totals, errors = _run(job)
     except Exception as exc:  # the job records the failure; the worker goes on
         logger.exception("import job %s failed", job_id)
-        status, totals, errors = ImportJob.Status.FAILED, {}, [{"row": None, "error": _("Import failed: %(error)s") % {"error": type(exc).__name__}}]
+        status, totals, errors = (
+            ImportJob.Status.FAILED,
+            {},
+            [{"row": None, "error": _("Import failed: %(error)s") % {"error": type(exc).__name__}}],
+        )
     ImportJob.objects.filter(pk=job_id).update(
         status=status, totals=totals, errors=errors, finished_at=timezone.now(), data=b""
     )

@@ -2,6 +2,7 @@
 
 Source of names and limits: REFERENCE.md §1 (who is who), §5 (device groups), seed 003.
 """
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -254,7 +255,9 @@ class ApiClient(models.Model):
 class ApiAccessToken(models.Model):
     """An ``access_token`` issued by ``/cgi-bin/token``; valid for 7200 s (REFERENCE.md §5)."""
 
-    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="access_tokens", verbose_name=_("API client"))
+    client = models.ForeignKey(
+        ApiClient, on_delete=models.CASCADE, related_name="access_tokens", verbose_name=_("API client")
+    )
     token_hash = models.CharField(_("token digest"), max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires at"))
@@ -265,7 +268,10 @@ class ApiAccessToken(models.Model):
         indexes = [models.Index(fields=["expires_at"], name="api_token_expires_idx")]
 
     def __str__(self):
-        return _("%(appid)s until %(time)s") % {"appid": self.client.appid, "time": f"{timezone.localtime(self.expires_at):%Y-%m-%d %H:%M}"}
+        return _("%(appid)s until %(time)s") % {
+            "appid": self.client.appid,
+            "time": f"{timezone.localtime(self.expires_at):%Y-%m-%d %H:%M}",
+        }
 
 
 class AuditLog(models.Model):
@@ -287,10 +293,19 @@ class AuditLog(models.Model):
         STAFF_SHARE_LINKS_REVOKED = "staff_share_links_revoked", _("share links revoked by staff")
         STAFF_STUDENT_DEACTIVATED = "staff_student_deactivated", _("student deactivated by staff")
 
-    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="audit_logs", null=True, blank=True, verbose_name=_("school"))
-    student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="audit_logs", null=True, blank=True, verbose_name=_("student"))
+    school = models.ForeignKey(
+        School, on_delete=models.CASCADE, related_name="audit_logs", null=True, blank=True, verbose_name=_("school")
+    )
+    student = models.ForeignKey(
+        Student, on_delete=models.CASCADE, related_name="audit_logs", null=True, blank=True, verbose_name=_("student")
+    )
     actor_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("staff user")
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("staff user"),
     )
     actor_openid = models.CharField(_("acting openid"), max_length=128, blank=True)
     action = models.CharField(_("action"), max_length=32, choices=Action.choices)
@@ -332,16 +347,21 @@ class ImportJob(models.Model):
     file_name = models.CharField(_("file name"), max_length=255)
     file_format = models.CharField(_("file format"), max_length=8, help_text=_("csv or xlsx"))
     data = models.BinaryField(_("file"), default=b"", editable=False)
-    deactivate_missing = models.BooleanField(
-        _("deactivate students missing from the file"), default=False
-    )
+    deactivate_missing = models.BooleanField(_("deactivate students missing from the file"), default=False)
     status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
     total_rows = models.PositiveIntegerField(_("rows"), default=0)
     processed_rows = models.PositiveIntegerField(_("rows checked"), default=0)
-    totals = models.JSONField(_("result"), default=dict, blank=True, help_text=_("Rows new, updated, skipped; students deactivated."))
+    totals = models.JSONField(
+        _("result"), default=dict, blank=True, help_text=_("Rows new, updated, skipped; students deactivated.")
+    )
     errors = models.JSONField(_("errors"), default=list, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("created by")
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("created by"),
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)

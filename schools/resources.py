@@ -27,6 +27,7 @@ Exports are safe to open in a spreadsheet: a cell starting with ``= + - @``, tab
 leading ``'`` (OWASP "CSV injection"), which the import takes off again; the library's
 ``IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT`` stays on behind it.
 """
+
 import re
 from copy import copy
 from functools import cached_property
@@ -184,8 +185,17 @@ class SchoolRosterResource(resources.ModelResource):
         clean_model_instances = True
         chunk_size = 1000  # export: rows per fetch
 
-    def __init__(self, *, school=None, deactivate_missing=False, defer_writes=False, progress=None,
-                 progress_every=1000, show_diff=False, **kwargs):
+    def __init__(
+        self,
+        *,
+        school=None,
+        deactivate_missing=False,
+        defer_writes=False,
+        progress=None,
+        progress_every=1000,
+        show_diff=False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self._meta = copy(type(self)._meta)  # per import: the library sets options on _meta
         if show_diff:
@@ -412,7 +422,9 @@ class StudentResource(SchoolRosterResource):
         self.number_owner = {}
         for batch in in_batches(numbers):
             self.number_owner.update(
-                Student.objects.filter(school=self.school, student_number__in=batch).values_list("student_number", "user_id")
+                Student.objects.filter(school=self.school, student_number__in=batch).values_list(
+                    "student_number", "user_id"
+                )
             )
 
     def check_rules(self, instance):
@@ -420,7 +432,12 @@ class StudentResource(SchoolRosterResource):
         if number:
             owner = self.number_owner.get(number)
             if owner is not None and owner != instance.user_id:
-                return {"student_number": [_("Student number %(number)s is already used by %(user_id)s.") % {"number": number, "user_id": owner}]}
+                return {
+                    "student_number": [
+                        _("Student number %(number)s is already used by %(user_id)s.")
+                        % {"number": number, "user_id": owner}
+                    ]
+                }
             old = self.snapshots.get(instance.pk, {}).get("student_number")
             if old and self.number_owner.get(old) == instance.user_id:
                 del self.number_owner[old]
@@ -469,7 +486,11 @@ class StudentResource(SchoolRosterResource):
         from contacts.models import Contact
 
         contacts = (
-            Contact.objects.filter(student=OuterRef("pk")).order_by().values("student").annotate(n=Count("pk")).values("n")
+            Contact.objects.filter(student=OuterRef("pk"))
+            .order_by()
+            .values("student")
+            .annotate(n=Count("pk"))
+            .values("n")
         )
         return queryset.annotate(contacts_count=Coalesce(Subquery(contacts, output_field=IntegerField()), Value(0)))
 
@@ -520,7 +541,11 @@ class DeviceResource(SchoolRosterResource):
         groups = {g.pk: g for g in DeviceGroup.objects.filter(school=self.school)}
         self.fields["group"].widget.groups = {g.group_id: g for g in groups.values()}
         self.group_sizes = dict(
-            Device.objects.filter(group__in=groups).order_by().values("group").annotate(n=Count("pk")).values_list("group", "n")
+            Device.objects.filter(group__in=groups)
+            .order_by()
+            .values("group")
+            .annotate(n=Count("pk"))
+            .values_list("group", "n")
         )
 
     def check_rules(self, instance):

@@ -1,4 +1,5 @@
 """Reads of the schools app."""
+
 import hmac
 
 from .models import ApiAccessToken, ApiClient, Student
@@ -8,7 +9,9 @@ from .validators import is_wechat_id
 
 def api_client_get_active(*, appid: str) -> ApiClient | None:
     """The active client with ``appid`` of an active school, or None."""
-    return ApiClient.objects.select_related("school").filter(appid=appid, is_active=True, school__is_active=True).first()
+    return (
+        ApiClient.objects.select_related("school").filter(appid=appid, is_active=True, school__is_active=True).first()
+    )
 
 
 def api_client_secret_matches(*, client: ApiClient, secret: str) -> bool:

@@ -2,6 +2,7 @@
 
 Every function is one transaction and writes its audit row inside it.
 """
+
 import secrets
 from datetime import datetime
 
@@ -48,7 +49,10 @@ def api_client_issue_secret(*, client: ApiClient, actor_user=None) -> str:
     client.save(update_fields=["secret_hash"])
     client.access_tokens.all().delete()
     audit_log_record(
-        action=AuditLog.Action.API_SECRET_ISSUED, school=client.school, actor_user=actor_user, data={"appid": client.appid}
+        action=AuditLog.Action.API_SECRET_ISSUED,
+        school=client.school,
+        actor_user=actor_user,
+        data={"appid": client.appid},
     )
     return secret
 

@@ -1,4 +1,5 @@
 """Celery tasks of the schools app; each only calls a service."""
+
 from celery import shared_task
 
 from . import imports

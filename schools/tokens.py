@@ -4,6 +4,7 @@ Every secret here is ≥ 128 random bits (``secrets.token_urlsafe``), so a fast 
 a slow password hash would add nothing but latency. Used for API client secrets, access tokens,
 parents' bearer tokens and share-link tokens.
 """
+
 import hashlib
 import secrets
 

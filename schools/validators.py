@@ -1,4 +1,5 @@
 """Field shapes fixed by WeChat (REFERENCE.md §1, §5)."""
+
 import re
 
 from django.core.exceptions import ValidationError
@@ -23,8 +24,6 @@ wechat_id_validator = RegexValidator(
     _("Must be 1-128 characters of letters, digits and _-.@=+/."),
     code="invalid_wechat_id",
 )
-
-
 
 
 def is_wechat_id(value: str) -> bool:

@@ -1,5 +1,6 @@
 """The calls admin: every page renders, call records are read-only, staff see their school only,
 and the usage report (calls.reports) adds up calls, minutes and traffic per local day."""
+
 import itertools
 from datetime import datetime, time, timedelta
 from decimal import Decimal
@@ -23,7 +24,13 @@ from calls.models import (
 )
 from calls.reports import LOCAL_TZ
 from contacts.tests.factories import ParentFactory
-from schools.tests.factories import DeviceFactory, DeviceGroupFactory, SchoolFactory, StaffMembershipFactory, StudentFactory
+from schools.tests.factories import (
+    DeviceFactory,
+    DeviceGroupFactory,
+    SchoolFactory,
+    StaffMembershipFactory,
+    StudentFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +42,9 @@ def local(day, hour, minute=0):
     return datetime.combine(day, time(hour, minute), tzinfo=LOCAL_TZ)
 
 
-def make_call(*, student, device, room_type="voice", keep=0, billed=None, outcome="completed", started_at=None, openid="oCaller"):
+def make_call(
+    *, student, device, room_type="voice", keep=0, billed=None, outcome="completed", started_at=None, openid="oCaller"
+):
     started_at = started_at or timezone.now() - timedelta(minutes=5)
     answered = outcome in ("completed", "answered")
     return CallRecord.objects.create(
@@ -51,7 +60,9 @@ def make_call(*, student, device, room_type="voice", keep=0, billed=None, outcom
         keep_time=keep,
         billed_seconds=billed,
         end_reason="endByCaller" if answered else "",
-        events={"startVoip": {"data": {"roomType": room_type}, "received_at": started_at.isoformat(), "keep_time": None}},
+        events={
+            "startVoip": {"data": {"roomType": room_type}, "received_at": started_at.isoformat(), "keep_time": None}
+        },
     )
 
 
@@ -63,7 +74,9 @@ def superuser_client(client):
 
 def staff_client(client, school, codenames):
     membership = StaffMembershipFactory(school=school)
-    membership.user.user_permissions.set(Permission.objects.filter(content_type__app_label="calls", codename__in=codenames))
+    membership.user.user_permissions.set(
+        Permission.objects.filter(content_type__app_label="calls", codename__in=codenames)
+    )
     client.force_login(membership.user)
     return client
 
@@ -158,7 +171,9 @@ def usage_data():
     student = StudentFactory(school=school, class_name="三年级2班")
     yesterday = timezone.localdate() - timedelta(days=1)
     # 00:30 in Shanghai is 16:30 UTC the day before: the report must count it on the local date.
-    make_call(student=student, device=device, room_type="voice", keep=122, billed=120, started_at=local(yesterday, 0, 30))
+    make_call(
+        student=student, device=device, room_type="voice", keep=122, billed=120, started_at=local(yesterday, 0, 30)
+    )
     make_call(student=student, device=device, room_type="video", keep=60, billed=None, started_at=local(yesterday, 18))
     make_call(student=student, device=device, outcome="timeout", started_at=local(yesterday, 19))
     return {"school": school, "device": device, "student": student, "day": yesterday}
@@ -201,7 +216,10 @@ def test_usage_page_splits_days_groups_and_honours_date_filters(superuser_client
         (yesterday - timedelta(days=1), "三年级2班", 1, 1, Decimal("10.0"), Decimal("10.0"), Decimal("20.0")),
     ]  # newest day first; the call 20 days ago is outside the default 7 days
     assert len(usage_rows(superuser_client.get(USAGE_URL, {"days": "30"}))) == 3
-    only_yesterday = {"started_at__gte": local(yesterday, 0).isoformat(), "started_at__lt": local(yesterday + timedelta(days=1), 0).isoformat()}
+    only_yesterday = {
+        "started_at__gte": local(yesterday, 0).isoformat(),
+        "started_at__lt": local(yesterday + timedelta(days=1), 0).isoformat(),
+    }
     rows = usage_rows(superuser_client.get(USAGE_URL, only_yesterday))
     assert [(r[0], r[2]) for r in rows] == [(yesterday, 4)]
     rows = usage_rows(superuser_client.get(USAGE_URL, {"room_type__exact": "video"}))

@@ -1,5 +1,6 @@
 """The admin index's dashboard (issue 4 §6): calls.dashboard.dashboard_data, admin/dashboard.json and
 the index page of portal.admin_site.PortalAdminSite — numbers, local days, scoping, links, assets."""
+
 import html
 import itertools
 import re
@@ -56,7 +57,12 @@ def make_call(*, student, device, started_at, keep=0, billed=None, outcome="comp
 
 def make_link(student, issuer, *, state="active", created_at, expires_at):
     return ShareLink.objects.create(
-        token_hash=f"{next(_seq):064x}", student=student, issued_by=issuer, state=state, created_at=created_at, expires_at=expires_at
+        token_hash=f"{next(_seq):064x}",
+        student=student,
+        issued_by=issuer,
+        state=state,
+        created_at=created_at,
+        expires_at=expires_at,
     )
 
 
@@ -79,14 +85,20 @@ def world():
     s1, s2, s3 = (StudentFactory(school=a, class_name="一班", name=f"A一班{n}") for n in (1, 2, 3))
     StudentFactory(school=a, class_name="一班", name="A一班离校", is_active=False)
     s4, s5 = (StudentFactory(school=a, class_name="二班", name=f"A二班{n}") for n in (4, 5))
-    admin1 = ContactFactory(student=s1, role=Contact.Role.ADMIN, bound_at=local(today, 0, 30))  # 16:30 UTC the day before
+    admin1 = ContactFactory(
+        student=s1, role=Contact.Role.ADMIN, bound_at=local(today, 0, 30)
+    )  # 16:30 UTC the day before
     ContactFactory(student=s1, bound_at=local(today - timedelta(days=1), 23, 50))
     ContactFactory(student=s2, bound_at=local(today - timedelta(days=DAYS - 1), 8))  # the first day of the period
-    ContactFactory(student=s4, role=Contact.Role.ADMIN, bound_at=local(today - timedelta(days=DAYS), 23, 59))  # the day before it
+    ContactFactory(
+        student=s4, role=Contact.Role.ADMIN, bound_at=local(today - timedelta(days=DAYS), 23, 59)
+    )  # the day before it
 
     issuer = admin1.parent
     make_link(s1, issuer, created_at=now - timedelta(hours=1), expires_at=now + timedelta(hours=5))  # active
-    make_link(s1, issuer, created_at=now - timedelta(hours=3), expires_at=now - timedelta(hours=1))  # past expiry, not swept yet
+    make_link(
+        s1, issuer, created_at=now - timedelta(hours=3), expires_at=now - timedelta(hours=1)
+    )  # past expiry, not swept yet
     make_link(s1, issuer, state="expired", created_at=now - timedelta(days=3), expires_at=now - timedelta(days=2))
     make_link(s1, issuer, state="revoked", created_at=now - timedelta(hours=2), expires_at=now + timedelta(hours=20))
 
@@ -95,11 +107,15 @@ def world():
     d3 = DeviceFactory(school=a, device_name="三楼", sn="SN-DASH-3")
     yesterday, first_day = today - timedelta(days=1), today - timedelta(days=DAYS - 1)
     make_call(student=s1, device=d1, started_at=local(today, 0, 30), keep=122, billed=120)  # local today, UTC yesterday
-    make_call(student=s1, device=d1, started_at=local(today, 10), keep=60, billed=None, room_type="video")  # keepTime counts
+    make_call(
+        student=s1, device=d1, started_at=local(today, 10), keep=60, billed=None, room_type="video"
+    )  # keepTime counts
     make_call(student=s4, device=d3, started_at=local(today, 11), outcome="timeout")
     make_call(student=s2, device=d2, started_at=local(yesterday, 23, 30), keep=300, billed=300)  # UTC today
     make_call(student=s2, device=d2, started_at=local(first_day, 8), outcome="timeout")
-    make_call(student=s2, device=d3, started_at=local(first_day - timedelta(days=1), 23), keep=600, billed=600)  # before the period
+    make_call(
+        student=s2, device=d3, started_at=local(first_day - timedelta(days=1), 23), keep=600, billed=600
+    )  # before the period
 
     b = SchoolFactory(name="乙校")
     b1 = StudentFactory(school=b, class_name="一班", name="B一班1")  # same class name as in A; no contact
@@ -119,7 +135,9 @@ def world():
 
 def test_students_without_contact_or_admin_per_class(world):
     data = dashboard_data(school_id=world["a"].pk, today=world["today"])
-    rows = [(r["school"], r["class_name"], r["students"], r["without_contact"], r["without_admin"]) for r in data["classes"]]
+    rows = [
+        (r["school"], r["class_name"], r["students"], r["without_contact"], r["without_admin"]) for r in data["classes"]
+    ]
     assert rows == [("甲校", "一班", 3, 1, 2), ("甲校", "二班", 2, 1, 1)]  # the inactive student is not counted
     assert data["students"] == {"students": 5, "without_contact": 2, "without_admin": 3}
 
@@ -128,7 +146,11 @@ def test_bindings_per_local_day(world):
     today = world["today"]
     data = dashboard_data(school_id=world["a"].pk, today=today)
     days = [row["day"] for row in data["bindings"]]
-    assert len(days) == DAYS and days[0] == (today - timedelta(days=DAYS - 1)).isoformat() and days[-1] == today.isoformat()
+    assert (
+        len(days) == DAYS
+        and days[0] == (today - timedelta(days=DAYS - 1)).isoformat()
+        and days[-1] == today.isoformat()
+    )
     nonzero = {row["day"]: row["bindings"] for row in data["bindings"] if row["bindings"]}
     assert nonzero == {
         today.isoformat(): 1,  # 00:30 local, still "yesterday" in UTC
@@ -142,14 +164,22 @@ def test_bindings_per_local_day(world):
 
 def test_share_links_by_effective_state(world):
     data = dashboard_data(school_id=world["a"].pk, today=world["today"])
-    assert data["share_links"] == {"active": 1, "expired": 2, "revoked": 1}  # a link past expiry is expired before the sweep
+    assert data["share_links"] == {
+        "active": 1,
+        "expired": 2,
+        "revoked": 1,
+    }  # a link past expiry is expired before the sweep
 
 
 def test_calls_and_connected_minutes_per_local_day(world):
     today = world["today"]
     data = dashboard_data(school_id=world["a"].pk, today=today)
     assert [row["day"] for row in data["calls"]] == [row["day"] for row in data["bindings"]]
-    nonzero = {row["day"]: (row["calls"], row["answered"], row["connected_seconds"], row["connected_minutes"]) for row in data["calls"] if row["calls"]}
+    nonzero = {
+        row["day"]: (row["calls"], row["answered"], row["connected_seconds"], row["connected_minutes"])
+        for row in data["calls"]
+        if row["calls"]
+    }
     assert nonzero == {
         today.isoformat(): (3, 2, 180, 3.0),  # billed 120 s + keepTime 60 s (no finishVoip) + a timeout
         (today - timedelta(days=1)).isoformat(): (1, 1, 300, 5.0),
@@ -169,14 +199,27 @@ def test_top_devices_are_ten(world):
     school = world["a"]
     student = world["students"]["s1"]
     for n in range(12):
-        make_call(student=student, device=DeviceFactory(school=school), started_at=local(world["today"], 12, n), keep=n, billed=n)
+        make_call(
+            student=student,
+            device=DeviceFactory(school=school),
+            started_at=local(world["today"], 12, n),
+            keep=n,
+            billed=n,
+        )
     assert len(dashboard_data(school_id=school.pk, today=world["today"])["top_devices"]) == 10
 
 
 def test_superusers_see_all_schools_added_up(world):
     data = dashboard_data(school_id=None, today=world["today"])
-    rows = [(r["school"], r["class_name"], r["students"], r["without_contact"], r["without_admin"]) for r in data["classes"]]
-    assert rows == [("乙校", "一班", 1, 1, 1), ("乙校", "三班", 1, 0, 0), ("甲校", "一班", 3, 1, 2), ("甲校", "二班", 2, 1, 1)]
+    rows = [
+        (r["school"], r["class_name"], r["students"], r["without_contact"], r["without_admin"]) for r in data["classes"]
+    ]
+    assert rows == [
+        ("乙校", "一班", 1, 1, 1),
+        ("乙校", "三班", 1, 0, 0),
+        ("甲校", "一班", 3, 1, 2),
+        ("甲校", "二班", 2, 1, 1),
+    ]
     assert data["share_links"] == {"active": 2, "expired": 2, "revoked": 1}
     assert data["calls_total"]["calls"] == 6 and data["calls_total"]["connected_seconds"] == 510
     assert sum(row["bindings"] for row in data["bindings"]) == 4
@@ -185,7 +228,10 @@ def test_superusers_see_all_schools_added_up(world):
 
 def test_a_school_never_sees_another_schools_numbers(world):
     data = dashboard_data(school_id=world["b"].pk, today=world["today"])
-    assert [(r["class_name"], r["students"], r["without_contact"]) for r in data["classes"]] == [("一班", 1, 1), ("三班", 1, 0)]
+    assert [(r["class_name"], r["students"], r["without_contact"]) for r in data["classes"]] == [
+        ("一班", 1, 1),
+        ("三班", 1, 0),
+    ]
     assert data["share_links"] == {"active": 1, "expired": 0, "revoked": 0}
     assert data["calls_total"]["calls"] == 1
     assert [r["label"] for r in data["top_devices"]] == ["乙校门口 (SN-DASH-B)"]
@@ -204,10 +250,25 @@ def test_the_number_of_queries_does_not_grow_with_the_data(world):
     for n in range(60):  # 10× the students, contacts, links and calls, over more classes and days
         student = StudentFactory(school=school, class_name=f"{n % 7 + 3}班")
         if n % 3:
-            contact = ContactFactory(student=student, role=Contact.Role.ADMIN if n % 2 else 0, bound_at=local(today - timedelta(days=n % 20), 9))
+            contact = ContactFactory(
+                student=student,
+                role=Contact.Role.ADMIN if n % 2 else 0,
+                bound_at=local(today - timedelta(days=n % 20), 9),
+            )
             now = timezone.now()
-            make_link(student, contact.parent, created_at=now - timedelta(hours=2), expires_at=now + timedelta(hours=(-1, 1, 2)[n % 3]))
-        make_call(student=student, device=devices[n % 15], started_at=local(today - timedelta(days=n % 25), 12), keep=n, billed=n)
+            make_link(
+                student,
+                contact.parent,
+                created_at=now - timedelta(hours=2),
+                expires_at=now + timedelta(hours=(-1, 1, 2)[n % 3]),
+            )
+        make_call(
+            student=student,
+            device=devices[n % 15],
+            started_at=local(today - timedelta(days=n % 25), 12),
+            keep=n,
+            billed=n,
+        )
     assert queries() == small <= 5
 
 
@@ -247,7 +308,7 @@ def test_index_renders_tables_with_links_and_local_charts(client, world):
     page = response.content.decode()
     assert 'id="portal-dashboard"' in page and 'data-url="/admin/dashboard.json"' in page
     assert page.count("<canvas") == 5
-    assert 'class="app-schools' in page or 'app-schools' in page  # the stock app list is kept
+    assert 'class="app-schools' in page or "app-schools" in page  # the stock app list is kept
     scripts = re.findall(r"<script[^>]*\bsrc=\"([^\"]+)\"", page)
     assert "/static/portal/vendor/chart.umd.min.js" in scripts and "/static/portal/dashboard.js" in scripts
     assert not [src for src in scripts if "http" in src or src.startswith("//")]  # nothing from another site
@@ -334,7 +395,10 @@ def test_the_demo_staff_sees_the_demo_calls():
     dashboard = response.context["dashboard"]
     assert dashboard["calls_total"]["calls"] > 0 and dashboard["calls_total"]["connected_minutes"] > 0
     assert dashboard["students"]["without_contact"] > 0 and len(dashboard["classes"]) == 30
-    assert dashboard["top_devices"] and f'class="dashboard-calls">{dashboard["calls_total"]["calls"]}</a>' in response.content.decode()
+    assert (
+        dashboard["top_devices"]
+        and f'class="dashboard-calls">{dashboard["calls_total"]["calls"]}</a>' in response.content.decode()
+    )
 
 
 def test_classes_are_in_natural_order():

@@ -1,4 +1,5 @@
 """Demo call history (calls.demo, ``manage.py load_demo_calls``): realistic, idempotent, on the usage page."""
+
 from collections import Counter
 from datetime import datetime, time
 
@@ -28,7 +29,15 @@ def demo_school():
 def counts():
     return {
         model.__name__: model.objects.count()
-        for model in (CallRecord, Parent, Contact, DeviceAuthorization, DeviceAuthorizationHistory, CallPolicy, CallingWindow)
+        for model in (
+            CallRecord,
+            Parent,
+            Contact,
+            DeviceAuthorization,
+            DeviceAuthorizationHistory,
+            CallPolicy,
+            CallingWindow,
+        )
     }
 
 
@@ -77,11 +86,15 @@ def test_demo_callers_are_bound_authorized_parents(demo_school):
     assert len(students) == 150
     per_student = Counter(c.student_id for c in contacts)
     assert set(per_student.values()) <= {1, 2}
-    assert Counter(c.student_id for c in contacts if c.role == Contact.Role.ADMIN) == Counter(dict.fromkeys(students, 1))
+    assert Counter(c.student_id for c in contacts if c.role == Contact.Role.ADMIN) == Counter(
+        dict.fromkeys(students, 1)
+    )
     assert {c.relation for c in contacts} >= {"妈妈", "爸爸"}
     assert {c.bound_via for c in contacts} == {"admin", "share_link"}
     groups = set(demo_school.device_groups.values_list("pk", flat=True))
-    authorized = set(DeviceAuthorization.objects.filter(status=1, source="request").values_list("parent_id", "group_id"))
+    authorized = set(
+        DeviceAuthorization.objects.filter(status=1, source="request").values_list("parent_id", "group_id")
+    )
     assert authorized == {(p.pk, g) for p in parents for g in groups}
     assert DeviceAuthorizationHistory.objects.count() == len(authorized)
 
@@ -122,7 +135,9 @@ def test_demo_calls_load_is_idempotent(demo_school):
     rooms = dict(CallRecord.objects.values_list("room_id", "keep_time"))
     later = demo_calls_load(days=5, now=NOW.replace(hour=23))
     assert later["calls"] >= first["calls"]
-    assert {room: keep for room, keep in CallRecord.objects.values_list("room_id", "keep_time") if room in rooms} == rooms
+    assert {
+        room: keep for room, keep in CallRecord.objects.values_list("room_id", "keep_time") if room in rooms
+    } == rooms
 
 
 def test_load_demo_calls_needs_the_demo_school():
@@ -146,4 +161,7 @@ def test_usage_page_shows_the_demo_school_after_make_runs_loaders(client, capsys
     assert "北京市海淀区实验小学" in response.content.decode()
     days = response.context["usage_days"]
     assert len(days) >= 3 and sum(day["total"]["calls"] for day in days) == total
-    assert sum(day["total"]["connected_minutes"] for day in days) > 0 and sum(day["total"]["traffic_mb"] for day in days) > 0
+    assert (
+        sum(day["total"]["connected_minutes"] for day in days) > 0
+        and sum(day["total"]["traffic_mb"] for day in days) > 0
+    )

@@ -1,4 +1,5 @@
 """Device authorization and calls end to end (issue 3): mini-program, vendor backend and device."""
+
 import random
 from datetime import datetime, time, timedelta
 from unittest import mock
@@ -26,7 +27,9 @@ def at(moment):
 
 def test_calls_end_to_end(api, parent_api, fake_wechat):
     school = SchoolFactory()
-    CallPolicy.objects.create(school=school, time_limit=300, daily_minutes=5, business_type=3, camera_status=1, ring_timeout=25)
+    CallPolicy.objects.create(
+        school=school, time_limit=300, daily_minutes=5, business_type=3, camera_status=1, ring_timeout=25
+    )
     for weekday in range(7):
         CallingWindow.objects.create(school=school, weekday=weekday, start_time=time(16, 30), end_time=time(21, 0))
     group = DeviceGroupFactory(school=school, name="实验小学教学楼")
@@ -43,7 +46,9 @@ def test_calls_end_to_end(api, parent_api, fake_wechat):
     # The vendor backend's access_token.
     api_client, secret = api_client_create(school=school, name="厂商")
     with at(EVENING):
-        token = api.get("/cgi-bin/token", {"grant_type": "client_credential", "appid": api_client.appid, "secret": secret}).json()
+        token = api.get(
+            "/cgi-bin/token", {"grant_type": "client_credential", "appid": api_client.appid, "secret": secret}
+        ).json()
     at_q = f"?access_token={token['access_token']}"
 
     def check(openid, when=EVENING):
@@ -80,18 +85,35 @@ def test_calls_end_to_end(api, parent_api, fake_wechat):
     assert check(MAMA, CLASS_TIME)["errcode"] == 9300004
 
     # The call plan: 爷爷 first by the admin's order, then 妈妈; 爸爸 has not authorized and is dropped.
-    baba.put("/api/v1/device-authorizations", {"list": [{"sn": device.sn, "model_id": device.model_id, "status": 0}]}, format="json")
-    yeye.post("/api/v1/device-authorizations", {"sn": device.sn, "model_id": device.model_id, "status": 1}, format="json")
+    baba.put(
+        "/api/v1/device-authorizations",
+        {"list": [{"sn": device.sn, "model_id": device.model_id, "status": 0}]},
+        format="json",
+    )
+    yeye.post(
+        "/api/v1/device-authorizations", {"sn": device.sn, "model_id": device.model_id, "status": 1}, format="json"
+    )
     r = mama.put(f"/api/v1/students/{uid}/call-order", {"openid_list": [YEYE, BABA, MAMA]}, format="json")
     assert r.status_code == 200 and r.json()["openid_list"] == [YEYE, BABA, MAMA]
     with at(EVENING):
         r = api.get(f"/api/v1/device/students/{uid}/call-plan{at_q}&sn={device.sn}&model_id={device.model_id}")
     plan = r.json()
     assert r.status_code == 200 and plan["errcode"] == 0
-    assert [(c["open_id"], c["relation"], c["ring_timeout"]) for c in plan["contact_list"]] == [(YEYE, "爷爷", 25), (MAMA, "妈妈", 25)]
+    assert [(c["open_id"], c["relation"], c["ring_timeout"]) for c in plan["contact_list"]] == [
+        (YEYE, "爷爷", 25),
+        (MAMA, "妈妈", 25),
+    ]
 
     # A full call to 妈妈, its events delivered shuffled and twice.
-    base = {"roomId": "room-e2e-1", "sn": device.sn, "model_id": device.model_id, "user_id": uid, "openid": MAMA, "roomType": "voice", "businessType": 3}
+    base = {
+        "roomId": "room-e2e-1",
+        "sn": device.sn,
+        "model_id": device.model_id,
+        "user_id": uid,
+        "openid": MAMA,
+        "roomType": "voice",
+        "businessType": 3,
+    }
     events = [
         ("startVoip", {}),
         ("hangOnVoip", {}),
@@ -118,14 +140,24 @@ def test_calls_end_to_end(api, parent_api, fake_wechat):
     assert (result["errcode"], result["time_limit"]) == (0, 5 * 60 - 238)
     second = {**base, "roomId": "room-e2e-2", "openid": YEYE}
     with at(EVENING + timedelta(minutes=2)):
-        for name, data in [("startVoip", {}), ("hangOnVoip", {}), ("endVoip", {"keepTime": 62}), ("finishVoip", {"keepTime": 62})]:
+        for name, data in [
+            ("startVoip", {}),
+            ("hangOnVoip", {}),
+            ("endVoip", {"keepTime": 62}),
+            ("finishVoip", {"keepTime": 62}),
+        ]:
             api.post(f"/api/v1/device/calls/events{at_q}", {**second, "eventName": name, "data": data}, format="json")
     # Daily minutes used up: the next call is blocked, and the plan is empty.
     assert check(MAMA, EVENING + timedelta(minutes=10))["errcode"] == 9300005
     with at(EVENING + timedelta(minutes=10)):
-        plan = api.get(f"/api/v1/device/students/{uid}/call-plan{at_q}&sn={device.sn}&model_id={device.model_id}").json()
+        plan = api.get(
+            f"/api/v1/device/students/{uid}/call-plan{at_q}&sn={device.sn}&model_id={device.model_id}"
+        ).json()
     assert (plan["errcode"], plan["contact_list"]) == (9300005, [])
 
     # Parents see the history: the admin all calls, 爷爷 only his own.
-    assert [c["roomId"] for c in mama.get(f"/api/v1/students/{uid}/calls").json()["results"]] == ["room-e2e-2", "room-e2e-1"]
+    assert [c["roomId"] for c in mama.get(f"/api/v1/students/{uid}/calls").json()["results"]] == [
+        "room-e2e-2",
+        "room-e2e-1",
+    ]
     assert [c["roomId"] for c in yeye.get(f"/api/v1/students/{uid}/calls").json()["results"]] == ["room-e2e-2"]

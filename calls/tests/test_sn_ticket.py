@@ -3,6 +3,7 @@
 WeChat is a real local HTTP server (``fake_wechat``): the portal fetches its own access_token
 from ``/cgi-bin/token``, keeps it in the cache, and asks ``/wxa/getsnticket`` with it.
 """
+
 import threading
 import time
 from types import SimpleNamespace
@@ -49,8 +50,12 @@ def world(db, parent_api, fake_wechat):
     school = SchoolFactory()
     student = StudentFactory(school=school)
     client = parent_api("oParentSnTicket")
-    ContactFactory(student=student, parent=client.parent, role=Contact.Role.ADMIN, bound_via=Contact.BoundVia.ADMIN_BINDING)
-    device = DeviceFactory(school=school, sn="SN-EAST-1", model_id=MODEL_ID, device_name="一楼东侧", model_type="校园电话")
+    ContactFactory(
+        student=student, parent=client.parent, role=Contact.Role.ADMIN, bound_via=Contact.BoundVia.ADMIN_BINDING
+    )
+    device = DeviceFactory(
+        school=school, sn="SN-EAST-1", model_id=MODEL_ID, device_name="一楼东侧", model_type="校园电话"
+    )
     other_school = SchoolFactory()
     StudentFactory(school=other_school)
     other_device = DeviceFactory(school=other_school, sn="SN-OTHER-1", model_id=MODEL_ID)
@@ -182,7 +187,9 @@ def test_48001_says_the_mini_program_has_no_hardware_device_access(world):
 
 
 @pytest.mark.parametrize(
-    ("errcode", "field"), [(9800001, "sn"), (9800002, "sn"), (9800003, "model_id")], ids=["sn-too-long", "sn-chars", "model_id"]
+    ("errcode", "field"),
+    [(9800001, "sn"), (9800002, "sn"), (9800003, "model_id")],
+    ids=["sn-too-long", "sn-chars", "model_id"],
 )
 def test_wechat_refusing_sn_or_model_id_answers_400_naming_the_field(world, errcode, field):
     world.fake.sn_ticket_answers["SN-EAST-1"] = {"errcode": errcode, "errmsg": "refused"}

@@ -1,6 +1,7 @@
 """Claim codes (issue 4 §4): a school may require the code printed on a student's letter for admin
 binding; staff issue codes per class from the student list and print the letters (HTML or PDF).
 """
+
 import re
 import time
 from datetime import timedelta
@@ -81,14 +82,18 @@ def test_missing_code_when_required_is_400_naming_claim_code_and_not_counted(par
 def test_wrong_expired_used_and_revoked_codes_answer_alike(parent_api, parent_client, student, staff_user):
     answers = {}
     current = issue(student, staff_user)
-    answers["wrong"] = bind(parent_client, student, claim_code="ABCDE-FGHJK" if current != "ABCDE-FGHJK" else "ABCDE-FGHJM")
+    answers["wrong"] = bind(
+        parent_client, student, claim_code="ABCDE-FGHJK" if current != "ABCDE-FGHJK" else "ABCDE-FGHJM"
+    )
 
     revoked = current
     current = issue(student, staff_user)
     answers["revoked"] = bind(parent_client, student, claim_code=revoked)
 
     past = timezone.now() - timedelta(days=1)
-    ClaimCode.objects.filter(student=student, revoked_at__isnull=True).update(created_at=past - timedelta(days=30), expires_at=past)
+    ClaimCode.objects.filter(student=student, revoked_at__isnull=True).update(
+        created_at=past - timedelta(days=30), expires_at=past
+    )
     answers["expired"] = bind(parent_client, student, claim_code=current)
 
     used = issue(student, staff_user)
@@ -206,7 +211,9 @@ def test_one_code_used_at_once_by_many_parents_binds_exactly_one():
     code = issue(student, UserFactory(username="teacher-pg"))
     parents = [ParentFactory() for _ in range(8)]
 
-    results = run_threads(8, lambda i: services.admin_bind(parent=parents[i], user_id=student.user_id, claim_code=code).type)
+    results = run_threads(
+        8, lambda i: services.admin_bind(parent=parents[i], user_id=student.user_id, claim_code=code).type
+    )
 
     assert results.count("success") == 1, results
     assert all(isinstance(r, ApplicationError) and r.field == "claim_code" for r in results if r != "success"), results
@@ -222,7 +229,8 @@ def staff_of(school, username, role=StaffMembership.Role.ADMIN):
     membership = StaffMembershipFactory(school=school, user=UserFactory(username=username), role=role)
     membership.user.user_permissions.set(
         Permission.objects.filter(
-            content_type__app_label__in=["schools", "contacts"], codename__in=["view_student", "change_student", "view_claimcode"]
+            content_type__app_label__in=["schools", "contacts"],
+            codename__in=["view_student", "change_student", "view_claimcode"],
         )
     )
     return membership.user
@@ -239,7 +247,9 @@ def classroom(db):
 
 def confirm(client, students) -> str:
     """Choose the action on the student list; returns the confirmation page's nonce."""
-    response = client.post(reverse(CHANGELIST), {"action": ACTION, "_selected_action": [s.pk for s in students], "index": 0})
+    response = client.post(
+        reverse(CHANGELIST), {"action": ACTION, "_selected_action": [s.pk for s in students], "index": 0}
+    )
     assert response.status_code == 200, response.content
     page = response.content.decode()
     for student in students:
@@ -317,7 +327,9 @@ def test_staff_cannot_issue_codes_for_another_schools_students(client, classroom
     own = StudentFactory(school=other_school, name="陈一诺")
     client.force_login(staff_of(other_school, "teacher-b"))
 
-    page = client.post(reverse(CHANGELIST), {"action": ACTION, "_selected_action": [s.pk for s in students], "index": 0})
+    page = client.post(
+        reverse(CHANGELIST), {"action": ACTION, "_selected_action": [s.pk for s in students], "index": 0}
+    )
     assert all(s.name not in page.content.decode() for s in students)
 
     nonce = confirm(client, [own])  # a genuine nonce, then a crafted POST with the other school's ids
@@ -331,7 +343,9 @@ def test_staff_cannot_issue_codes_for_another_schools_students(client, classroom
 def test_read_only_viewer_cannot_issue(client, classroom):
     school, students = classroom
     client.force_login(staff_of(school, "viewer-a", role=StaffMembership.Role.VIEWER))
-    response = client.post(reverse(CHANGELIST), {"action": ACTION, "_selected_action": [s.pk for s in students], "index": 0})
+    response = client.post(
+        reverse(CHANGELIST), {"action": ACTION, "_selected_action": [s.pk for s in students], "index": 0}
+    )
     assert response.status_code in (200, 302)
     assert b'name="nonce"' not in response.content
     assert not ClaimCode.objects.exists()
@@ -353,5 +367,10 @@ def test_claim_code_list_shows_state_but_never_the_code(client, classroom):
         assert code not in page
     for claim in ClaimCode.objects.all():
         assert claim.code_hash not in page
-    detail = client.get(reverse("admin:contacts_claimcode_change", args=[ClaimCode.objects.filter(student=students[0]).get().pk]))
-    assert detail.status_code == 200 and ClaimCode.objects.get(student=students[0]).code_hash not in detail.content.decode()
+    detail = client.get(
+        reverse("admin:contacts_claimcode_change", args=[ClaimCode.objects.filter(student=students[0]).get().pk])
+    )
+    assert (
+        detail.status_code == 200
+        and ClaimCode.objects.get(student=students[0]).code_hash not in detail.content.decode()
+    )

@@ -1,4 +1,5 @@
 """The binding flow end to end, driven through the REST API as the mini-program would (issue 2)."""
+
 from datetime import timedelta
 from unittest import mock
 
@@ -12,7 +13,12 @@ from schools.tests.factories import SchoolFactory, StudentFactory
 
 pytestmark = pytest.mark.django_db
 
-A, B, C, D = "oMama0000000000000000000000A", "oBaba0000000000000000000000B", "oYeye0000000000000000000000C", "oNainai00000000000000000000D"
+A, B, C, D = (
+    "oMama0000000000000000000000A",
+    "oBaba0000000000000000000000B",
+    "oYeye0000000000000000000000C",
+    "oNainai00000000000000000000D",
+)
 
 
 def test_binding_flow_end_to_end(api, parent_api):
@@ -99,9 +105,18 @@ def test_binding_flow_end_to_end(api, parent_api):
     assert r.status_code == 200 and r.json()["expires_in"] == 7200
     access_token = r.json()["access_token"]
     r = api.post(f"/wxa/business/getvoipcontactlist?access_token={access_token}", {"user_id": uid}, format="json")
-    assert r.json() == {"errcode": 0, "errmsg": "ok", "contact_list": [{"open_id": B, "role": 1}, {"open_id": C, "role": 0}]}
+    assert r.json() == {
+        "errcode": 0,
+        "errmsg": "ok",
+        "contact_list": [{"open_id": B, "role": 1}, {"open_id": C, "role": 0}],
+    }
 
     # Every outcome was recorded as a bindContact event.
     assert set(BindEvent.objects.values_list("type", flat=True)) == {
-        "success", "binded", "invalid", "cancel", "overload", "expire"
+        "success",
+        "binded",
+        "invalid",
+        "cancel",
+        "overload",
+        "expire",
     }

@@ -1,4 +1,5 @@
 """Staff actions on a student, with a reason and an audit record (issue 4 §5)."""
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
@@ -24,7 +25,9 @@ def family():
 
 
 def test_remove_contact_records_reason_event_and_audit(family):
-    staff.staff_contact_remove(user=family["user"], student=family["student"], openid=family["dad"].parent.openid, reason="家长申请解绑")
+    staff.staff_contact_remove(
+        user=family["user"], student=family["student"], openid=family["dad"].parent.openid, reason="家长申请解绑"
+    )
     assert not Contact.objects.filter(pk=family["dad"].pk).exists()
     assert BindEvent.objects.get(type="cancel").openid == family["dad"].parent.openid
     row = AuditLog.objects.get(action="staff_contact_removed")
@@ -33,7 +36,9 @@ def test_remove_contact_records_reason_event_and_audit(family):
 
 def test_reason_is_required_and_scope_is_enforced(family):
     with pytest.raises(ApplicationError) as exc:
-        staff.staff_contact_remove(user=family["user"], student=family["student"], openid=family["dad"].parent.openid, reason="  ")
+        staff.staff_contact_remove(
+            user=family["user"], student=family["student"], openid=family["dad"].parent.openid, reason="  "
+        )
     assert exc.value.field == "reason"
     other = StudentFactory()
     ContactFactory(student=other)
@@ -48,7 +53,12 @@ def test_reason_is_required_and_scope_is_enforced(family):
 
 def test_transfer_keeps_exactly_one_admin_and_revokes_old_links(family):
     link, _ = services.share_link_create(parent=family["admin"].parent, user_id=family["student"].user_id)
-    staff.staff_admin_transfer(user=family["user"], student=family["student"], new_admin_openid=family["dad"].parent.openid, reason="妈妈换手机")
+    staff.staff_admin_transfer(
+        user=family["user"],
+        student=family["student"],
+        new_admin_openid=family["dad"].parent.openid,
+        reason="妈妈换手机",
+    )
     assert list(Contact.objects.filter(student=family["student"], role=1)) == [Contact.objects.get(pk=family["dad"].pk)]
     link.refresh_from_db()
     assert link.state == ShareLink.State.REVOKED
@@ -87,7 +97,10 @@ def test_transfer_admin_page(client, family):
 def test_another_schools_student_pages_are_404(client, family):
     other = ContactFactory()
     client.force_login(family["user"])
-    assert client.get(reverse("admin:schools_student_remove_contact", args=[other.student_id, other.pk])).status_code == 404
+    assert (
+        client.get(reverse("admin:schools_student_remove_contact", args=[other.student_id, other.pk])).status_code
+        == 404
+    )
     assert client.get(reverse("admin:schools_student_transfer_admin", args=[other.student_id])).status_code == 404
 
 

@@ -1,4 +1,5 @@
 """Real concurrency for tests: threads released together, each with its own database connection."""
+
 import threading
 
 from django.db import connection

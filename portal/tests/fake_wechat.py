@@ -9,6 +9,7 @@ issues ``fake-token-<n>`` (``tokens_issued`` counts them) valid for ``token_expi
 after sleeping ``token_delay`` seconds. ``POST /wxa/getsnticket`` answers 41001 without an
 access_token, 40001 for a token it never issued, 42001 for one in ``expired_tokens``.
 """
+
 import json
 import sys
 import threading
@@ -126,7 +127,11 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._answer(200, {"errcode": 42001, "errmsg": "access_token expired"})
             if token not in self.server.valid_tokens:
                 return self._answer(200, {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"})
-            if not isinstance(body, dict) or not isinstance(body.get("sn"), str) or not isinstance(body.get("model_id"), str):
+            if (
+                not isinstance(body, dict)
+                or not isinstance(body.get("sn"), str)
+                or not isinstance(body.get("model_id"), str)
+            ):
                 return self._answer(200, {"errcode": 47001, "errmsg": "data format error"})
             answer = self.server.sn_ticket_answers.get(body["sn"])
             if answer is not None:

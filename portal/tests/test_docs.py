@@ -1,4 +1,5 @@
 """OpenAPI schema and Swagger UI, with assets served by the portal itself (no CDN)."""
+
 import pytest
 from django.core.management import call_command
 

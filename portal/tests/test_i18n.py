@@ -2,6 +2,7 @@
 Simplified Chinese by default and English on request (``/i18n/setlang/`` or ``Accept-Language``).
 Dates and times show in Asia/Shanghai.
 """
+
 import re
 from datetime import datetime, timezone as dt_timezone
 from pathlib import Path
@@ -174,5 +175,7 @@ def test_wechat_compatible_errors_stay_english_like_wechat(client):
     assert response.json() == {"errcode": 41004, "errmsg": "secret missing"}
     api_client, _ = api_client_create(school=SchoolFactory(), name="v")
     token, _ = api_access_token_issue(client=api_client)
-    response = client.post(f"/wxa/business/getvoipcontactlist?access_token={token}", {}, content_type="application/json")
+    response = client.post(
+        f"/wxa/business/getvoipcontactlist?access_token={token}", {}, content_type="application/json"
+    )
     assert response.json()["errmsg"] == "user_id: This field is required."

@@ -34,10 +34,12 @@ COMPOUND_SURNAMES = ["欧阳", "司马", "诸葛", "上官", "东方"]
 COMPOUND_RATE = 0.006
 
 # Given-name characters popular for children born in the 2010s/2020s.
-BOY_CHARS = list("子梓浩宇轩一诺铭泽俊杰思佳晨阳博文嘉睿瑞航昊然宸奕安乐明天宁辰洋逸凯"
-                 "皓煜霖墨言远铮峻承宏晟锦程毅骏鸿哲翊尧星亦")
-GIRL_CHARS = list("子梓涵欣怡雨萱一诺思佳晨文嘉琪可馨雅若然悦彤妍奕安乐心雪婷宁语"
-                  "诗钰璐瑶梦菲晗沐依芷清蕊淑静柠桐初月知")
+BOY_CHARS = list(
+    "子梓浩宇轩一诺铭泽俊杰思佳晨阳博文嘉睿瑞航昊然宸奕安乐明天宁辰洋逸凯皓煜霖墨言远铮峻承宏晟锦程毅骏鸿哲翊尧星亦"
+)
+GIRL_CHARS = list(
+    "子梓涵欣怡雨萱一诺思佳晨文嘉琪可馨雅若然悦彤妍奕安乐心雪婷宁语诗钰璐瑶梦菲晗沐依芷清蕊淑静柠桐初月知"
+)
 FIRST_ONLY = set("子梓一")
 SINGLE_NAME_RATE = 0.22
 
@@ -100,14 +102,16 @@ def students(rng):
             for seat in range(1, next(sizes) + 1):
                 number = "%d%02d%02d" % (year, cls, seat)
                 avatar = AVATAR_BASE + number + ".jpg" if rng.random() < 0.30 else ""
-                rows.append([
-                    make_user_id(rng, seen_ids),
-                    make_name(rng),
-                    grade,
-                    "%s%d班" % (grade, cls),
-                    number,
-                    avatar,
-                ])
+                rows.append(
+                    [
+                        make_user_id(rng, seen_ids),
+                        make_name(rng),
+                        grade,
+                        "%s%d班" % (grade, cls),
+                        number,
+                        avatar,
+                    ]
+                )
     return rows
 
 
@@ -133,15 +137,17 @@ def devices(rng):
     rows = []
     for (group_name, group_id), name, location in specs:
         serial = serials[len(rows)]
-        rows.append([
-            "%s%06d" % (SN_PREFIX, 100000 + serial * 7),
-            MODEL_ID,
-            name,
-            MODEL_TYPE,
-            group_name,
-            group_id,
-            location,
-        ])
+        rows.append(
+            [
+                "%s%06d" % (SN_PREFIX, 100000 + serial * 7),
+                MODEL_ID,
+                name,
+                MODEL_TYPE,
+                group_name,
+                group_id,
+                location,
+            ]
+        )
     return rows
 
 

@@ -3,6 +3,7 @@
 ``students.csv`` (1,200 students, 30 classes) and ``devices.csv`` (26 campus phones, 2 groups)
 were made by ``generate_roster.py``. Loading is an upsert, so running it again changes nothing.
 """
+
 import csv
 from dataclasses import dataclass
 from pathlib import Path

@@ -1,4 +1,5 @@
 """The Django admin: every model registered and browsable, staff scoped to their school."""
+
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Permission, User
@@ -6,7 +7,13 @@ from django.urls import reverse
 
 from contacts.tests.factories import ContactFactory
 from schools.models import AuditLog
-from schools.tests.factories import DeviceFactory, DeviceGroupFactory, SchoolFactory, StaffMembershipFactory, StudentFactory
+from schools.tests.factories import (
+    DeviceFactory,
+    DeviceGroupFactory,
+    SchoolFactory,
+    StaffMembershipFactory,
+    StudentFactory,
+)
 
 pytestmark = pytest.mark.django_db
 

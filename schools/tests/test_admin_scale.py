@@ -1,4 +1,5 @@
 """The student and contact changelists stay bounded with 100,000 students (issue 4 "Done when")."""
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.db import connection
@@ -35,7 +36,8 @@ def add_contacts(school, n: int):
     parents = Parent.objects.bulk_create([Parent(openid=f"oScale{i:020d}") for i in range(n)], batch_size=5000)
     students = list(Student.objects.filter(school=school).order_by("id").values_list("id", flat=True)[:n])
     Contact.objects.bulk_create(
-        [Contact(student_id=s, parent=p, role=1, bound_via="admin") for s, p in zip(students, parents, strict=True)], batch_size=5000
+        [Contact(student_id=s, parent=p, role=1, bound_via="admin") for s, p in zip(students, parents, strict=True)],
+        batch_size=5000,
     )
 
 
@@ -49,12 +51,18 @@ def changelist_queries(client, url):
 def test_changelists_run_the_same_queries_at_1000_and_100000_students(client):
     school = SchoolFactory()
     staff = StaffMembershipFactory(school=school)
-    staff.user.user_permissions.set(Permission.objects.filter(codename__in=["view_student", "change_student", "view_contact"]))
+    staff.user.user_permissions.set(
+        Permission.objects.filter(codename__in=["view_student", "change_student", "view_contact"])
+    )
     client.force_login(staff.user)
     add_students(school, 0, 1_000)
     add_contacts(school, 500)
-    urls = [reverse("admin:schools_student_changelist"), reverse("admin:contacts_contact_changelist"),
-            reverse("admin:schools_student_changelist") + "?q=学生99", reverse("admin:schools_student_changelist") + "?class_name=三年级2班"]
+    urls = [
+        reverse("admin:schools_student_changelist"),
+        reverse("admin:contacts_contact_changelist"),
+        reverse("admin:schools_student_changelist") + "?q=学生99",
+        reverse("admin:schools_student_changelist") + "?class_name=三年级2班",
+    ]
     small = [changelist_queries(client, url)[0] for url in urls]
 
     add_students(school, 1_000, 99_000)

@@ -1,4 +1,5 @@
 """The demo school that `make run` loads from the shipped roster."""
+
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command

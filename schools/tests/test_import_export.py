@@ -1,4 +1,5 @@
 """Roster import and export in the admin (issue 4 §3), as a staff user of school A."""
+
 import csv
 import io
 from datetime import timedelta
@@ -73,7 +74,9 @@ def world(client):
 
 
 def preview(client, model, upload, fmt=CSV, **data):
-    return client.post(reverse(f"admin:{model}_import"), {"import_file": upload, "format": fmt, "resource": "0", **data})
+    return client.post(
+        reverse(f"admin:{model}_import"), {"import_file": upload, "format": fmt, "resource": "0", **data}
+    )
 
 
 def confirm(client, model, response):
@@ -108,9 +111,15 @@ def test_preview_shows_the_row_error_and_writes_nothing(world):
     assert "wxfp_import_0002" in response.content.decode()  # the row is shown with its error
     assert not Student.objects.exists()
 
-    result = import_file(client, STUDENTS, csv_file([student_row(1)[:5], student_row(2)[:5], student_row(3)[:5]], headers))
+    result = import_file(
+        client, STUDENTS, csv_file([student_row(1)[:5], student_row(2)[:5], student_row(3)[:5]], headers)
+    )
     assert result.totals["new"] == 3
-    assert sorted(Student.objects.filter(school=world["a"]).values_list("name", flat=True)) == ["学生1", "学生2", "学生3"]
+    assert sorted(Student.objects.filter(school=world["a"]).values_list("name", flat=True)) == [
+        "学生1",
+        "学生2",
+        "学生3",
+    ]
     student = Student.objects.get(user_id="wxfp_import_0001")
     assert (student.grade, student.class_name, student.student_number) == ("三年级", "三年级2班", "20240001")
 
@@ -210,7 +219,9 @@ def test_csv_saved_by_excel_on_chinese_windows_imports(world):
 
 def export(client, model, fmt=CSV):
     """POST the admin's export form with every column ticked."""
-    resource = RESOURCES[{"schools_student": "students", "schools_device": "devices", "schools_devicegroup": "groups"}[model]]
+    resource = RESOURCES[
+        {"schools_student": "students", "schools_device": "devices", "schools_devicegroup": "groups"}[model]
+    ]
     fields = {f"{resource.__name__.lower()}_{name}": "on" for name in resource().get_export_order()}
     data = {"format": fmt, "resource": "0", **fields}
     response = client.post(reverse(f"admin:{model}_export"), data)
@@ -319,17 +330,28 @@ def test_groups_then_devices_import_with_the_device_rules(world):
     assert not Device.objects.filter(school=world["a"]).exists()
 
     import_file(client, "schools_device", csv_file([rows[0], rows[5]], headers))
-    assert set(Device.objects.filter(group__group_id="grp_a_teach").values_list("sn", flat=True)) == {"A-0001", "A-0006"}
+    assert set(Device.objects.filter(group__group_id="grp_a_teach").values_list("sn", flat=True)) == {
+        "A-0001",
+        "A-0006",
+    }
     # Moving one device out makes room for another, within one file.
-    rows = [["A-0001", "mdl", "一楼东", "校园电话", "", "一层"], ["A-0007", "mdl", "五楼", "校园电话", "grp_a_teach", ""]]
+    rows = [
+        ["A-0001", "mdl", "一楼东", "校园电话", "", "一层"],
+        ["A-0007", "mdl", "五楼", "校园电话", "grp_a_teach", ""],
+    ]
     import_file(client, "schools_device", csv_file(rows, headers))
-    assert set(Device.objects.filter(group__group_id="grp_a_teach").values_list("sn", flat=True)) == {"A-0006", "A-0007"}
+    assert set(Device.objects.filter(group__group_id="grp_a_teach").values_list("sn", flat=True)) == {
+        "A-0006",
+        "A-0007",
+    }
 
 
 def test_a_group_name_is_fixed_once_created(world):
     DeviceGroupFactory(school=world["a"], group_id="grp_a", name="教学楼", model_type="校园电话")
     rows = [["grp_a", "新名字", "校园电话"], ["grp_new", "新楼", "校园电话"]]
-    result = preview(world["client"], "schools_devicegroup", csv_file(rows, ["group_id", "name", "model_type"])).context["result"]
+    result = preview(
+        world["client"], "schools_devicegroup", csv_file(rows, ["group_id", "name", "model_type"])
+    ).context["result"]
     [invalid] = result.invalid_rows
     assert invalid.number == 1 and list(invalid.field_specific_errors) == ["name"]
 

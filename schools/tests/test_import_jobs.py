@@ -1,4 +1,5 @@
 """Background roster imports: ``ImportJob`` run by Celery, progress in the admin (issue 4 §3)."""
+
 import pytest
 from django.contrib.auth.models import Permission
 from django.db import connection
@@ -38,18 +39,34 @@ def queued(monkeypatch):
 def make_job(school, rows, *, user=None, name="roster.csv", **kwargs) -> ImportJob:
     upload = csv_file(rows, name=name)
     return import_job_create(
-        school=school, kind="students", file_name=upload.name, file_format="csv", data=upload.read(), created_by=user, **kwargs
+        school=school,
+        kind="students",
+        file_name=upload.name,
+        file_format="csv",
+        data=upload.read(),
+        created_by=user,
+        **kwargs,
     )
 
 
 def test_a_large_file_becomes_a_job_queued_on_commit(world, queued, settings, django_capture_on_commit_callbacks):
     settings.IMPORT_ASYNC_ROW_THRESHOLD = 5
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        response = preview(world["client"], "schools_student", csv_file([student_row(n) for n in range(1, 7)]), deactivate_missing="on")
+        response = preview(
+            world["client"], "schools_student", csv_file([student_row(n) for n in range(1, 7)]), deactivate_missing="on"
+        )
     job = ImportJob.objects.get()
-    assert response.status_code == 302 and response["Location"] == reverse("admin:schools_importjob_change", args=[job.pk])
+    assert response.status_code == 302 and response["Location"] == reverse(
+        "admin:schools_importjob_change", args=[job.pk]
+    )
     assert len(callbacks) == 1 and queued == [job.pk]
-    assert (job.school, job.kind, job.status, job.total_rows, job.deactivate_missing) == (world["a"], "students", "pending", 6, True)
+    assert (job.school, job.kind, job.status, job.total_rows, job.deactivate_missing) == (
+        world["a"],
+        "students",
+        "pending",
+        6,
+        True,
+    )
     assert job.created_by == world["staff"].user
     assert not Student.objects.exists()
 
@@ -73,11 +90,15 @@ def test_without_a_broker_the_job_says_so(world, monkeypatch, django_capture_on_
 def test_the_task_runs_the_job_in_chunks_and_records_progress(world, queued, settings):
     settings.IMPORT_JOB_CHUNK_SIZE = 10
     graduate = StudentFactory(school=world["a"], student_number="20190001")
-    job = make_job(world["a"], [student_row(n) for n in range(1, 36)], user=world["staff"].user, deactivate_missing=True)
+    job = make_job(
+        world["a"], [student_row(n) for n in range(1, 36)], user=world["staff"].user, deactivate_missing=True
+    )
 
     with CaptureQueriesContext(connection) as ctx:
         assert tasks.run_import_job.apply(args=[job.pk]).get() == "done"
-    progress = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("UPDATE") and '"processed_rows"' in q["sql"]]
+    progress = [
+        q["sql"] for q in ctx.captured_queries if q["sql"].startswith("UPDATE") and '"processed_rows"' in q["sql"]
+    ]
     assert len(progress) >= 4  # 0, 10, 20, 30 and 35 rows checked
 
     job.refresh_from_db()
@@ -114,7 +135,9 @@ def test_a_redelivered_task_does_not_run_the_job_again(world, queued):
 
 
 def test_an_unreadable_file_fails_the_job(world, queued):
-    job = import_job_create(school=world["a"], kind="students", file_name="x.xlsx", file_format="xlsx", data=b"not a workbook")
+    job = import_job_create(
+        school=world["a"], kind="students", file_name="x.xlsx", file_format="xlsx", data=b"not a workbook"
+    )
     assert tasks.run_import_job.apply(args=[job.pk]).get() == "failed"
     job.refresh_from_db()
     assert job.errors and job.errors[0]["row"] is None

@@ -1,4 +1,5 @@
 """Field shapes and device-group rules (REFERENCE.md §1)."""
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -12,7 +13,14 @@ pytestmark = pytest.mark.django_db
 
 @pytest.mark.parametrize(
     ("sn", "ok"),
-    [("HDSY-TP2_000123", True), ("a" * 128, True), ("a" * 129, False), ("sn with space", False), ("终端01", False), ("", False)],
+    [
+        ("HDSY-TP2_000123", True),
+        ("a" * 128, True),
+        ("a" * 129, False),
+        ("sn with space", False),
+        ("终端01", False),
+        ("", False),
+    ],
 )
 def test_sn_is_at_most_128_bytes_of_wechat_characters(sn, ok):
     device = DeviceFactory.build(school=SchoolFactory(), sn=sn)

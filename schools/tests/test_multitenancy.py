@@ -1,4 +1,5 @@
 """One school per staff user, enforced by ``SchoolScopedAdmin`` for every ModelAdmin (issue 4 §1)."""
+
 from datetime import time, timedelta
 
 import pytest
@@ -35,8 +36,12 @@ def make_world(tag: str):
     student = StudentFactory(school=school, name=f"学生{tag}")
     contact = ContactFactory(student=student, role=Contact.Role.ADMIN)
     parent = contact.parent
-    link = ShareLink.objects.create(token_hash=f"{tag}" * 64, student=student, issued_by=parent, expires_at=timezone.now() + timedelta(hours=1))
-    BindEvent.objects.create(type="success", errMsg="ok", user_id=student.user_id, openid=parent.openid, student=student, share_link=link)
+    link = ShareLink.objects.create(
+        token_hash=f"{tag}" * 64, student=student, issued_by=parent, expires_at=timezone.now() + timedelta(hours=1)
+    )
+    BindEvent.objects.create(
+        type="success", errMsg="ok", user_id=student.user_id, openid=parent.openid, student=student, share_link=link
+    )
     ParentToken.objects.create(parent=parent, token_hash=f"t{tag}" * 32, expires_at=timezone.now() + timedelta(days=1))
     ClaimCode.objects.create(student=student, code_hash=f"c{tag}" * 32, expires_at=timezone.now() + timedelta(days=30))
     client, _ = api_client_create(school=school, name=f"厂商{tag}")
@@ -49,11 +54,22 @@ def make_world(tag: str):
     DeviceAuthorizationFactory(parent=parent, device=device)
     DeviceAuthorizationHistory.objects.create(parent=parent, device=device, status=1, source="request")
     DeviceAuthorizationHistory.objects.create(parent=parent, group=group, status=1, source="request")
-    CallRecord.objects.create(room_id=f"room-{tag}", school=school, device=device, student=student, parent=parent, openid=parent.openid)
+    CallRecord.objects.create(
+        room_id=f"room-{tag}", school=school, device=device, student=student, parent=parent, openid=parent.openid
+    )
     ImportJob.objects.create(school=school, kind=ImportJob.Kind.STUDENTS, file_name=f"{tag}.csv", file_format="csv")
     membership = StaffMembershipFactory(school=school, user=UserFactory(username=f"staff-{tag}"))
-    membership.user.user_permissions.set(Permission.objects.all())  # even every permission is not enough to leave the school
-    return {"school": school, "student": student, "device": device, "group": group, "user": membership.user, "membership": membership}
+    membership.user.user_permissions.set(
+        Permission.objects.all()
+    )  # even every permission is not enough to leave the school
+    return {
+        "school": school,
+        "student": student,
+        "device": device,
+        "group": group,
+        "user": membership.user,
+        "membership": membership,
+    }
 
 
 @pytest.fixture
@@ -76,7 +92,9 @@ def test_every_model_admin_is_scoped_or_superuser_only(worlds):
             assert not model_admin.has_module_permission(request_for(a["user"])), model
             assert not model_admin.has_view_permission(request_for(a["user"])), model
             continue
-        assert isinstance(model_admin, SchoolScopedAdmin), f"{type(model_admin).__name__} is neither scoped nor superuser-only"
+        assert isinstance(model_admin, SchoolScopedAdmin), (
+            f"{type(model_admin).__name__} is neither scoped nor superuser-only"
+        )
         seen_a = set(model_admin.get_queryset(request_for(a["user"])).values_list("pk", flat=True))
         seen_b = set(model_admin.get_queryset(request_for(b["user"])).values_list("pk", flat=True))
         everything = set(model_admin.get_queryset(request_for(superuser)).values_list("pk", flat=True))
@@ -102,7 +120,8 @@ def test_choices_and_filters_offer_only_the_own_school(client, worlds):
     page = client.get(reverse("admin:schools_device_add")).content.decode()
     assert b["group"].name not in page
     found = client.get(
-        reverse("admin:autocomplete"), {"app_label": "schools", "model_name": "device", "field_name": "group", "term": ""}
+        reverse("admin:autocomplete"),
+        {"app_label": "schools", "model_name": "device", "field_name": "group", "term": ""},
     ).json()["results"]
     assert [r["text"] for r in found] == [a["group"].name]  # autocomplete answers from the scoped queryset
     page = client.get(reverse("admin:schools_device_changelist")).content.decode()
@@ -145,6 +164,10 @@ def test_read_only_viewer_can_look_but_not_change(client, worlds):
 def test_related_filters_across_relations_list_only_the_own_school(client, worlds):
     a, b = worlds
     client.force_login(a["user"])
-    for url in ("admin:contacts_contact_changelist", "admin:contacts_sharelink_changelist", "admin:schools_apiaccesstoken_changelist"):
+    for url in (
+        "admin:contacts_contact_changelist",
+        "admin:contacts_sharelink_changelist",
+        "admin:schools_apiaccesstoken_changelist",
+    ):
         page = client.get(reverse(url)).content.decode()
         assert b["school"].name not in page, url

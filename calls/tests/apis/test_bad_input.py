@@ -1,4 +1,5 @@
 """Bad input to the calls endpoints: a clear 4xx naming the field, never a 500, nothing written."""
+
 import pytest
 
 from calls.models import CallRecord, DeviceAuthorization, DeviceAuthorizationHistory
@@ -85,7 +86,12 @@ def test_iot_bind_contacts(api, world, body, status, errcode, field):
 
 
 def test_check_and_plan(api, world):
-    base = {"sn": world["device"].sn, "model_id": world["device"].model_id, "user_id": world["student"].user_id, "openid": "o"}
+    base = {
+        "sn": world["device"].sn,
+        "model_id": world["device"].model_id,
+        "user_id": world["student"].user_id,
+        "openid": "o",
+    }
     for body, status, errcode in [
         ({**base, "sn": world["foreign_device"].sn}, 404, 9300001),
         ({**base, "user_id": "wxfp_nobody"}, 404, 9300002),
@@ -99,7 +105,9 @@ def test_check_and_plan(api, world):
     uid = world["student"].user_id
     r = api.get(f"/api/v1/device/students/{uid}/call-plan{world['q']}&sn={world['device'].sn}")
     assert (r.status_code, r.json()["errcode"]) == (400, 47001) and "model_id" in r.json()["errmsg"]
-    r = api.get(f"/api/v1/device/students/{world['foreign_student'].user_id}/call-plan{world['q']}&sn={world['device'].sn}&model_id={world['device'].model_id}")
+    r = api.get(
+        f"/api/v1/device/students/{world['foreign_student'].user_id}/call-plan{world['q']}&sn={world['device'].sn}&model_id={world['device'].model_id}"
+    )
     assert (r.status_code, r.json()["errcode"]) == (404, 9300002)
 
 
@@ -125,7 +133,9 @@ def test_device_authorizations(world, method, body, field):
 
 def test_foreign_device_authorization_is_not_found(world):
     device = world["foreign_device"]
-    r = world["parent"].post("/api/v1/device-authorizations", {"sn": device.sn, "model_id": device.model_id, "status": 1}, format="json")
+    r = world["parent"].post(
+        "/api/v1/device-authorizations", {"sn": device.sn, "model_id": device.model_id, "status": 1}, format="json"
+    )
     assert r.status_code == 404 and r.json()["field"] == "sn"
 
 

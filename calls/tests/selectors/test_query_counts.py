@@ -1,4 +1,5 @@
 """The device endpoints run a fixed number of queries, whatever the number of contacts, devices or openids."""
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -39,7 +40,12 @@ def test_pinned_query_counts(api, n):
     device, student, openids, token = build(n)
     q = f"?access_token={token}"
 
-    queries, body = count(api, "post", f"/api/v1/device/iot-bind-contacts{q}", {"sn": device.sn, "model_id": device.model_id, "openid_list": openids})
+    queries, body = count(
+        api,
+        "post",
+        f"/api/v1/device/iot-bind-contacts{q}",
+        {"sn": device.sn, "model_id": device.model_id, "openid_list": openids},
+    )
     assert queries == 3  # access token, device, openids with their authorization
     assert sum(c["status"] for c in body["contact_list"]) == n and len(body["contact_list"]) == 2 * n
 
@@ -48,6 +54,8 @@ def test_pinned_query_counts(api, n):
     assert body["errcode"] == 0
     assert queries == 6  # token, device, student+policy, parent+contact+authorization, windows, usage
 
-    queries, body = count(api, "get", f"/api/v1/device/students/{student.user_id}/call-plan{q}&sn={device.sn}&model_id={device.model_id}")
+    queries, body = count(
+        api, "get", f"/api/v1/device/students/{student.user_id}/call-plan{q}&sn={device.sn}&model_id={device.model_id}"
+    )
     assert len(body["contact_list"]) == n
     assert queries == 6  # token, device, student+policy, windows, usage, contacts

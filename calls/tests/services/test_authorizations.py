@@ -1,4 +1,5 @@
 """Authorization records (seed 000): groups cover their devices, direct grants survive regrouping, history kept."""
+
 import pytest
 from django.utils import timezone
 
@@ -59,7 +60,9 @@ def test_reconcile_replaces_the_records(world):
     parent, group, loose, grouped = world["parent"], world["group"], world["loose"], world["grouped"]
     services.authorization_record(parent=parent, item=Item(status=1, group_id=group.group_id))
     services.authorization_record(parent=parent, item=Item(status=1, sn=grouped.sn, model_id=grouped.model_id))
-    records = services.authorizations_reconcile(parent=parent, items=[Item(status=1, sn=loose.sn, model_id=loose.model_id)])
+    records = services.authorizations_reconcile(
+        parent=parent, items=[Item(status=1, sn=loose.sn, model_id=loose.model_id)]
+    )
     assert [r.device for r in records] == [loose]
     assert DeviceAuthorization.objects.filter(parent=parent).count() == 1
     removed = DeviceAuthorizationHistory.objects.filter(status__isnull=True, source="reconcile")
@@ -71,7 +74,11 @@ def test_unknown_or_foreign_devices_are_refused_all_or_nothing(world):
     foreign = DeviceFactory(school=SchoolFactory())
     with pytest.raises(NotFound) as exc:
         services.authorizations_reconcile(
-            parent=parent, items=[Item(status=1, sn=loose.sn, model_id=loose.model_id), Item(status=1, sn=foreign.sn, model_id=foreign.model_id)]
+            parent=parent,
+            items=[
+                Item(status=1, sn=loose.sn, model_id=loose.model_id),
+                Item(status=1, sn=foreign.sn, model_id=foreign.model_id),
+            ],
         )
     assert exc.value.field == "list[1].sn"
     with pytest.raises(NotFound) as exc:

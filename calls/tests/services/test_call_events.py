@@ -1,4 +1,5 @@
 """Call records from onVoipEvent events: idempotent and independent of arrival order (REFERENCE.md §4)."""
+
 import itertools
 import random
 
@@ -47,7 +48,14 @@ ANSWERED = [
 
 
 def snapshot(record):
-    return (record.outcome, record.keep_time, record.billed_seconds, record.end_reason, record.room_type, sorted(record.events))
+    return (
+        record.outcome,
+        record.keep_time,
+        record.billed_seconds,
+        record.end_reason,
+        record.room_type,
+        sorted(record.events),
+    )
 
 
 def test_answered_call_in_order(call):
@@ -74,7 +82,10 @@ def test_any_order_and_repeats_give_the_same_record(call, seed):
         ([("startVoip", {}), ("rejectVoip", {})], "rejected"),
         ([("startVoip", {}), ("busy", {})], "busy"),
         ([("startVoip", {}), ("cancelVoip", {"status": "manual"})], "cancelled"),
-        ([("startVoip", {}), ("hangOnVoip", {}), ("abortVoip", {"keepTime": 12, "status": "abortByListener"})], "aborted"),
+        (
+            [("startVoip", {}), ("hangOnVoip", {}), ("abortVoip", {"keepTime": 12, "status": "abortByListener"})],
+            "aborted",
+        ),
         ([("startVoip", {}), ("hangOnVoip", {})], "answered"),
         ([("startVoip", {})], "started"),
     ],
@@ -109,8 +120,12 @@ def test_bad_events_are_refused_and_write_nothing(call):
         services.call_event_ingest(
             school_id=call["student"].school_id,
             event=services.CallEvent(
-                roomId="r", eventName="startVoip", sn=other_school_device.sn, model_id=other_school_device.model_id,
-                user_id=call["student"].user_id, openid="o",
+                roomId="r",
+                eventName="startVoip",
+                sn=other_school_device.sn,
+                model_id=other_school_device.model_id,
+                user_id=call["student"].user_id,
+                openid="o",
             ),
         )
     assert exc.value.field == "sn"

@@ -1,4 +1,5 @@
 """Events of one call arriving at the same instant on many connections (PostgreSQL, real threads)."""
+
 import random
 
 import pytest
@@ -32,8 +33,13 @@ def test_concurrent_duplicated_events_build_one_correct_record():
     def deliver(i):
         name, data = deliveries[i]
         event = services.CallEvent(
-            roomId="room-race", eventName=name, sn=device.sn, model_id=device.model_id,
-            user_id=student.user_id, openid=parent.openid, data=data,
+            roomId="room-race",
+            eventName=name,
+            sn=device.sn,
+            model_id=device.model_id,
+            user_id=student.user_id,
+            openid=parent.openid,
+            data=data,
         )
         return services.call_event_ingest(school_id=student.school_id, event=event).room_id
 
@@ -41,5 +47,10 @@ def test_concurrent_duplicated_events_build_one_correct_record():
 
     assert results == ["room-race"] * len(deliveries), results
     record = CallRecord.objects.get()
-    assert (record.outcome, record.keep_time, record.billed_seconds, record.end_reason) == ("completed", 95, 93, "listener")
+    assert (record.outcome, record.keep_time, record.billed_seconds, record.end_reason) == (
+        "completed",
+        95,
+        93,
+        "listener",
+    )
     assert set(record.events) == {name for name, _ in EVENTS}

@@ -2,6 +2,7 @@
 
 WeChat is a real local HTTP server (``fake_wechat``); nothing here mocks the portal's client.
 """
+
 import os
 import subprocess
 import sys
@@ -274,7 +275,9 @@ def test_raw_digest_is_not_a_token(api, logged_in):
 
 def test_expired_bearer_token_is_401(api, logged_in):
     assert api.get(ME).status_code == 200
-    ParentToken.objects.filter(token_hash=token_hash(logged_in)).update(expires_at=timezone.now() - timedelta(seconds=1))
+    ParentToken.objects.filter(token_hash=token_hash(logged_in)).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
 
     response = api.get(ME)
 
@@ -365,7 +368,11 @@ def _import_settings(**overrides):
     env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "WECHAT_SANDBOX", "DJANGO_SETTINGS_MODULE"}}
     env.update({"DJANGO_SETTINGS_MODULE": "portal.settings", "SECRET_KEY": "x", **overrides})
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; settings.INSTALLED_APPS"],
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; settings.INSTALLED_APPS",
+        ],
         cwd=BASE_DIR,
         env=env,
         capture_output=True,

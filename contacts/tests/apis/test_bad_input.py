@@ -3,6 +3,7 @@
 The JSON ``detail`` names the field at fault (``portal.exceptions``) and nothing is written:
 the counts of contacts, share links, bind events, audit rows, parents and tokens stay put.
 """
+
 from types import SimpleNamespace
 
 import pytest
@@ -23,7 +24,9 @@ def counts() -> dict:
 
 
 def contacts_state(student) -> list:
-    return list(Contact.objects.filter(student=student).order_by("id").values_list("parent__openid", "role", "relation"))
+    return list(
+        Contact.objects.filter(student=student).order_by("id").values_list("parent__openid", "role", "relation")
+    )
 
 
 @pytest.fixture
@@ -33,7 +36,9 @@ def world(parent_api):
     student = StudentFactory(school=school)
     admin = parent_api("oAdminBadInput")
     Parent.objects.filter(pk=admin.parent.pk).update(voip_scope_granted=True)
-    ContactFactory(student=student, parent=admin.parent, role=Contact.Role.ADMIN, bound_via=Contact.BoundVia.ADMIN_BINDING)
+    ContactFactory(
+        student=student, parent=admin.parent, role=Contact.Role.ADMIN, bound_via=Contact.BoundVia.ADMIN_BINDING
+    )
     member = ParentFactory()
     ContactFactory(student=student, parent=member)
     admin.parent.refresh_from_db()
@@ -112,7 +117,10 @@ def test_wrong_types_are_400_naming_the_field_and_write_nothing(world, endpoint,
     assert counts() == before
     assert contacts_state(world.student) == state
     after = Parent.objects.get(pk=world.admin.parent.pk)
-    assert (after.voip_scope_granted, after.voip_scope_updated_at) == (parent.voip_scope_granted, parent.voip_scope_updated_at)
+    assert (after.voip_scope_granted, after.voip_scope_updated_at) == (
+        parent.voip_scope_granted,
+        parent.voip_scope_updated_at,
+    )
 
 
 def test_contact_delete_accepts_exactly_100_openids(world):
@@ -149,7 +157,9 @@ def test_malformed_json_is_400_and_writes_nothing(world, endpoint, payload):
     assert counts() == before
 
 
-@pytest.mark.parametrize("payload", [b"[]", b'[{"granted": true}]', b'"text"', b"42", b"null"], ids=["empty", "list", "str", "num", "null"])
+@pytest.mark.parametrize(
+    "payload", [b"[]", b'[{"granted": true}]', b'"text"', b"42", b"null"], ids=["empty", "list", "str", "num", "null"]
+)
 @pytest.mark.parametrize("endpoint", BODY_ENDPOINTS.keys())
 def test_json_that_is_not_an_object_is_400_and_writes_nothing(world, endpoint, payload):
     method, template, _valid = BODY_ENDPOINTS[endpoint]
@@ -258,7 +268,9 @@ def test_admin_deleting_itself_is_400_naming_openid_list(world):
     before, state = counts(), contacts_state(world.student)
 
     response = world.admin.post(
-        url("/api/v1/students/{user_id}/contacts/delete", world), {"openid_list": [world.admin.parent.openid]}, format="json"
+        url("/api/v1/students/{user_id}/contacts/delete", world),
+        {"openid_list": [world.admin.parent.openid]},
+        format="json",
     )
 
     assert_4xx_naming(response, "openid_list")
@@ -282,7 +294,9 @@ def test_transfer_to_oneself_is_400_naming_new_admin_openid(world):
     before, state = counts(), contacts_state(world.student)
 
     response = world.admin.post(
-        url("/api/v1/students/{user_id}/admin/transfer", world), {"new_admin_openid": world.admin.parent.openid}, format="json"
+        url("/api/v1/students/{user_id}/admin/transfer", world),
+        {"new_admin_openid": world.admin.parent.openid},
+        format="json",
     )
 
     assert_4xx_naming(response, "new_admin_openid")
@@ -313,7 +327,11 @@ def test_unknown_share_link_token_bind_is_invalid_and_binds_nobody(world, parent
 
     # seed 003 §2.5: the outcome is the bindContact event ``invalid``, recorded as a BindEvent.
     assert response.status_code == 404, response.content
-    assert response.json() == {"type": "invalid", "errMsg": "bindContact:fail the share link is not valid", "userId": ""}
+    assert response.json() == {
+        "type": "invalid",
+        "errMsg": "bindContact:fail the share link is not valid",
+        "userId": "",
+    }
     assert not Contact.objects.filter(parent=newcomer.parent).exists()
     assert counts() == {**before, "BindEvent": before["BindEvent"] + 1}
     assert BindEvent.objects.get(openid="oNewcomer").type == BindEvent.Type.INVALID
@@ -331,7 +349,9 @@ ALL_AUTHENTICATED = [
 
 
 @pytest.mark.parametrize("header", ["Bearer not-a-token", None], ids=["unknown-token", "no-token"])
-@pytest.mark.parametrize("method, template, body", ALL_AUTHENTICATED, ids=[f"{m}-{t}" for m, t, _b in ALL_AUTHENTICATED])
+@pytest.mark.parametrize(
+    "method, template, body", ALL_AUTHENTICATED, ids=[f"{m}-{t}" for m, t, _b in ALL_AUTHENTICATED]
+)
 def test_unknown_bearer_token_is_401_and_writes_nothing(world, api, method, template, body, header):
     if header:
         api.credentials(HTTP_AUTHORIZATION=header)

@@ -1,4 +1,5 @@
 """Reads answer in a fixed number of queries, however many contacts a student has."""
+
 import pytest
 
 from contacts import selectors

@@ -1,4 +1,5 @@
 """Binding rules of seed 003 §2 as the services enforce them."""
+
 from datetime import timedelta
 from unittest import mock
 
@@ -141,7 +142,9 @@ class TestContactManagement:
 
     def test_admin_deletes_contacts_with_cancel_events(self, student, family):
         admin, b, c = family
-        remaining = services.contacts_delete(parent=admin.parent, user_id=student.user_id, openid_list=[b.parent.openid])
+        remaining = services.contacts_delete(
+            parent=admin.parent, user_id=student.user_id, openid_list=[b.parent.openid]
+        )
         assert remaining == [admin.parent.openid, c.parent.openid]
         cancel = BindEvent.objects.get(type="cancel")
         assert (cancel.openid, cancel.user_id) == (b.parent.openid, student.user_id)
@@ -149,7 +152,9 @@ class TestContactManagement:
     def test_delete_is_all_or_nothing(self, student, family):
         admin, b, _ = family
         with pytest.raises(NotFound) as exc:
-            services.contacts_delete(parent=admin.parent, user_id=student.user_id, openid_list=[b.parent.openid, "oStranger"])
+            services.contacts_delete(
+                parent=admin.parent, user_id=student.user_id, openid_list=[b.parent.openid, "oStranger"]
+            )
         assert exc.value.field == "openid_list" and "oStranger" in str(exc.value)
         assert Contact.objects.filter(student=student).count() == 3
         assert not BindEvent.objects.exists()

@@ -1,4 +1,5 @@
 """Binding under real concurrency: PostgreSQL, real threads, one connection each."""
+
 import random
 from datetime import timedelta
 
@@ -78,7 +79,9 @@ def test_overlapping_expiry_sweeps_mark_each_link_once():
     admin = ContactFactory(student=student, role=Contact.Role.ADMIN)
     for _ in range(50):
         services.share_link_create(parent=admin.parent, user_id=student.user_id)
-    ShareLink.objects.update(created_at=timezone.now() - timedelta(days=3), expires_at=timezone.now() - timedelta(days=1))
+    ShareLink.objects.update(
+        created_at=timezone.now() - timedelta(days=3), expires_at=timezone.now() - timedelta(days=1)
+    )
 
     counts = run_threads(4, lambda i: services.share_links_expire())
 

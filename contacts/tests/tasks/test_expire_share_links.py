@@ -1,4 +1,5 @@
 """The expiry task in a real Celery worker consuming from Redis, and as beat schedules it."""
+
 import os
 import socket
 import time

@@ -3,6 +3,7 @@
 Screenshots go to ``screenshots/`` (kept out of git). Without Chromium the tests are skipped
 with that reason; CI installs it and forbids skips.
 """
+
 import os
 import shutil
 from pathlib import Path

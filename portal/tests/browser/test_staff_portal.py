@@ -1,4 +1,5 @@
 """A school's staff member uses the admin in a real browser (issue 4 §7)."""
+
 import re
 
 import pytest
@@ -26,7 +27,14 @@ def school_office():
     ContactFactory(student=student, role=Contact.Role.ADMIN, relation="妈妈")
     dad = ContactFactory(student=student, relation="爸爸")
     foreign = StudentFactory(school=SchoolFactory(name="别的学校"), name="外校学生")
-    return {"school": school, "user": user, "membership": membership, "student": student, "dad": dad, "foreign": foreign}
+    return {
+        "school": school,
+        "user": user,
+        "membership": membership,
+        "student": student,
+        "dad": dad,
+        "foreign": foreign,
+    }
 
 
 def login(page):
@@ -64,8 +72,13 @@ def test_staff_member_works_in_the_admin(page, shot, school_office):
 
 
 ROSTER_HEADER = "user_id,name,grade,class_name,student_number,avatar_url\n"
-BAD_ROSTER = ROSTER_HEADER + "wxfp_browser_000001,李思琪,三年级,三年级2班,20240201,\n,无名氏,三年级,三年级2班,20240202,\n"
-GOOD_ROSTER = ROSTER_HEADER + "wxfp_browser_000001,李思琪,三年级,三年级2班,20240201,\nwxfp_browser_000002,张浩宇,三年级,三年级2班,20240202,\n"
+BAD_ROSTER = (
+    ROSTER_HEADER + "wxfp_browser_000001,李思琪,三年级,三年级2班,20240201,\n,无名氏,三年级,三年级2班,20240202,\n"
+)
+GOOD_ROSTER = (
+    ROSTER_HEADER
+    + "wxfp_browser_000001,李思琪,三年级,三年级2班,20240201,\nwxfp_browser_000002,张浩宇,三年级,三年级2班,20240202,\n"
+)
 
 
 def import_roster(page, path):

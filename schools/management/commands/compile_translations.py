@@ -3,6 +3,7 @@
 Django's own ``compilemessages`` needs GNU gettext's ``msgfmt``, which a fresh machine lacks;
 ``make run`` and ``make test`` call this instead.
 """
+
 from pathlib import Path
 
 from babel.messages.mofile import write_mo

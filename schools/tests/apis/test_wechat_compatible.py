@@ -3,6 +3,7 @@
 ``GET /cgi-bin/token`` and ``POST /wxa/business/getvoipcontactlist``: every error answers
 WeChat's ``{errcode, errmsg}`` with a 4xx status.
 """
+
 import json
 from datetime import timedelta
 
@@ -95,7 +96,9 @@ def test_each_token_request_issues_a_distinct_valid_token(api, vendor):
     assert ApiAccessToken.objects.filter(client=client).count() == 2
 
 
-@pytest.mark.parametrize("grant_type", ["authorization_code", "", "CLIENT_CREDENTIAL", None], ids=["other", "empty", "case", "missing"])
+@pytest.mark.parametrize(
+    "grant_type", ["authorization_code", "", "CLIENT_CREDENTIAL", None], ids=["other", "empty", "case", "missing"]
+)
 def test_wrong_grant_type_is_40002(api, vendor, grant_type):
     client, secret = vendor
 
@@ -191,7 +194,9 @@ def test_digest_of_a_token_is_not_a_token(api, access_token):
 
 
 def test_expired_access_token_is_42001(api, access_token):
-    ApiAccessToken.objects.filter(token_hash=token_hash(access_token)).update(expires_at=timezone.now() - timedelta(seconds=1))
+    ApiAccessToken.objects.filter(token_hash=token_hash(access_token)).update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
 
     assert_wechat_error(post_contacts(api, access_token, {"user_id": "any"}), 42001, 401)
 
@@ -282,13 +287,18 @@ def test_student_of_another_school_is_unknown_and_its_contacts_never_leak(api, a
     assert (response.status_code, response.json()) == (unknown.status_code, unknown.json())
 
 
-@pytest.mark.parametrize("content_type", ["", "text/plain", "application/x-www-form-urlencoded", "application/octet-stream"])
+@pytest.mark.parametrize(
+    "content_type", ["", "text/plain", "application/x-www-form-urlencoded", "application/octet-stream"]
+)
 def test_body_is_read_as_json_whatever_the_content_type(access_token, school, content_type):
     student = StudentFactory(school=school)
     admin = ContactFactory(student=student, role=Contact.Role.ADMIN)
 
     response = Client().generic(
-        "POST", f"{CONTACTS}?access_token={access_token}", json.dumps({"user_id": student.user_id}), content_type=content_type
+        "POST",
+        f"{CONTACTS}?access_token={access_token}",
+        json.dumps({"user_id": student.user_id}),
+        content_type=content_type,
     )
 
     assert response.status_code == 200, response.content
@@ -316,7 +326,9 @@ def test_malformed_json_is_47001(api, access_token, payload):
     assert_wechat_error(response, 47001, 400)
 
 
-@pytest.mark.parametrize("payload", [b"[]", b'["wxfp_1"]', b'"wxfp_1"', b"null"], ids=["empty-list", "list", "string", "null"])
+@pytest.mark.parametrize(
+    "payload", [b"[]", b'["wxfp_1"]', b'"wxfp_1"', b"null"], ids=["empty-list", "list", "string", "null"]
+)
 def test_json_that_is_not_an_object_is_47001(api, access_token, payload):
     response = api.generic("POST", f"{CONTACTS}?access_token={access_token}", payload, content_type="application/json")
 
@@ -325,7 +337,15 @@ def test_json_that_is_not_an_object_is_47001(api, access_token, payload):
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"userId": "wxfp_1"}, {"user_id": ""}, {"user_id": None}, {"user_id": ["wxfp_1"]}, {"user_id": "u" * 129}, {"user_id": "a\u0000b"}],
+    [
+        {},
+        {"userId": "wxfp_1"},
+        {"user_id": ""},
+        {"user_id": None},
+        {"user_id": ["wxfp_1"]},
+        {"user_id": "u" * 129},
+        {"user_id": "a\u0000b"},
+    ],
     ids=["missing", "camel-case", "empty", "null", "list", "129-chars", "nul-byte"],
 )
 def test_bad_user_id_is_47001_naming_user_id(api, access_token, body):
