@@ -10,8 +10,8 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from contacts.services import parent_login
-from portal.tests.fake_wechat import FakeWeChat
+from contacts.services.parents import parent_login
+from core.tests.fake_wechat import FakeWeChat
 
 
 def pytest_collection_modifyitems(config, items):

@@ -1,4 +1,4 @@
-"""Benchmark: a 10,000-row student roster through ``schools.resources.StudentResource`` (bulk)
+"""Benchmark: a 10,000-row student roster through ``contacts.resources.StudentResource`` (bulk)
 against django-import-export's default row-by-row ``ModelResource``, side by side in one run.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench .venv/bin/python bench/import_roster.py [--rows 10000]
@@ -11,7 +11,7 @@ It migrates the database it is given, creates two throwaway schools (one per res
 3. re-import with every row changed (a new school year: every class changes);
 
 plus, for the bulk resource only, the admin's preview (a dry run, rolled back) and a background
-``ImportJob`` (``schools.imports.import_job_run``: check every row, then one transaction) of a
+``ImportJob`` (``schools.roster.runner.import_job_run``: check every row, then one transaction) of a
 third school. The default resource uses the library's defaults (a query per row to find the
 row, ``save()`` per row in a savepoint, a diff per row) with ``clean_model_instances`` on, so
 that both check each row the same way. Everything it created is deleted at the end.
@@ -39,9 +39,10 @@ from django.core.management import call_command
 from django.db import connection
 from import_export import resources
 
-from schools.imports import import_job_run
+from contacts.resources import StudentResource
 from schools.models import ImportJob, School, Student
-from schools.resources import RosterCSV, StudentResource
+from schools.roster.formats import RosterCSV
+from schools.roster.runner import import_job_run
 
 HEADERS = ["user_id", "name", "grade", "class_name", "student_number", "avatar_url"]
 GRADES = ["一年级", "二年级", "三年级", "四年级", "五年级", "六年级"]

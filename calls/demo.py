@@ -23,6 +23,7 @@ from django.db.models import Min, Max
 from django.utils import timezone
 
 from contacts.models import Contact, Parent
+from core.local_time import local_today, local_tz
 from schools.demo.loader import DEMO_SCHOOL_CODE
 from schools.models import Device, DeviceGroup, School, Student
 
@@ -37,7 +38,6 @@ from .models import (
     DeviceAuthorizationHistory,
     RoomType,
 )
-from .reports import LOCAL_TZ
 
 SEED = 20260901
 STUDENTS = 150
@@ -248,7 +248,7 @@ def _calls_of_day(
     calls = []
     for n in range(1, count + 1):
         window = rng.choices(todays, weights=minutes)[0]
-        start = datetime.combine(day, window.start_time, tzinfo=LOCAL_TZ)
+        start = datetime.combine(day, window.start_time, tzinfo=local_tz())
         length = int(
             (datetime.combine(day, window.end_time) - datetime.combine(day, window.start_time)).total_seconds()
         )
@@ -297,7 +297,7 @@ def demo_calls_load(*, days: int = 5, now: datetime | None = None) -> dict:
 
     calls = []
     if students and devices:
-        today = timezone.localdate(now, LOCAL_TZ)
+        today = local_today(now)
         for back in range(days):
             calls += _calls_of_day(
                 today - timedelta(days=back),
@@ -322,6 +322,6 @@ def demo_calls_load(*, days: int = 5, now: datetime | None = None) -> dict:
         "authorizations_created": authorizations,
         "calls_created": demo_calls.count() - before,
         "calls": demo_calls.count(),
-        "first_day": timezone.localdate(span["first"], LOCAL_TZ) if span["first"] else None,
-        "last_day": timezone.localdate(span["last"], LOCAL_TZ) if span["last"] else None,
+        "first_day": local_today(span["first"]) if span["first"] else None,
+        "last_day": local_today(span["last"]) if span["last"] else None,
     }

@@ -11,8 +11,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from calls.querysets import CallRecordQuerySet, DeviceAuthorizationQuerySet
 from contacts.models import Parent
 from schools.models import Device, DeviceGroup, School, Student
+from schools.querysets import SchoolScopedQuerySet
 
 RING_TIMEOUT_MAX = 60  # WeChat rings for 60 s (REFERENCE.md §4)
 
@@ -82,6 +84,9 @@ class CallPolicy(models.Model):
         help_text=_("A student may not call the same parent again sooner."),
     )
 
+    school_path = "school"
+    objects = SchoolScopedQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("call policy")
         verbose_name_plural = _("call policies")
@@ -121,6 +126,9 @@ class StudentCallPolicy(models.Model):
         validators=[MinValueValidator(5), MaxValueValidator(RING_TIMEOUT_MAX)],
     )
 
+    school_path = "student__school"
+    objects = SchoolScopedQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("student call policy")
         verbose_name_plural = _("student call policies")
@@ -157,6 +165,9 @@ class CallingWindow(models.Model):
     weekday = models.PositiveSmallIntegerField(_("weekday"), choices=Weekday.choices)
     start_time = models.TimeField(_("from"))
     end_time = models.TimeField(_("until"))
+
+    school_path = "school"
+    objects = SchoolScopedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("calling window")
@@ -201,6 +212,10 @@ class DeviceAuthorization(models.Model):
     source = models.CharField(_("source"), max_length=16, choices=AuthorizationSource.choices)
     updated_at = models.DateTimeField(_("updated at"), default=timezone.now)
 
+    Status = AuthorizationStatus
+    school_path = ("device__school", "group__school")  # exactly one of them is set
+    objects = DeviceAuthorizationQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("device authorization")
         verbose_name_plural = _("device authorizations")
@@ -240,6 +255,9 @@ class DeviceAuthorizationHistory(models.Model):
     stale = models.BooleanField(_("stale"), default=False)
     source = models.CharField(_("source"), max_length=16, choices=AuthorizationSource.choices)
     created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+
+    school_path = ("device__school", "group__school")
+    objects = SchoolScopedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("device authorization history")
@@ -296,6 +314,9 @@ class CallRecord(models.Model):
     events = models.JSONField(_("events"), default=dict, blank=True, help_text=_("eventName → {data, received_at}."))
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
+    school_path = "school"
+    objects = CallRecordQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("call record")
         verbose_name_plural = _("call records")
@@ -311,12 +332,13 @@ class CallRecord(models.Model):
 
     @property
     def connected_seconds(self) -> int:
-        """Billed seconds when WeChat reported them (finishVoip), else the device's keepTime."""
+        """``CallRecordQuerySet.connected_seconds`` for one loaded call: billed seconds when WeChat
+        reported them (finishVoip), else the device's keepTime."""
         return self.billed_seconds if self.billed_seconds is not None else self.keep_time
 
 
 class CallUsage(CallRecord):
-    """The call records seen as a usage report: calls, minutes and traffic per day (``calls.reports``)."""
+    """The call records seen as a usage report: calls, minutes and traffic per day (``calls.selectors.reports``)."""
 
     class Meta:
         proxy = True

@@ -11,8 +11,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from contacts.querysets import CONTACT_LIST_ORDER, ClaimCodeQuerySet, ContactQuerySet, ShareLinkQuerySet
 from schools.models import Student
-from schools.validators import wechat_id_validator
+from schools.querysets import SchoolScopedQuerySet
+from core.validators import wechat_id_validator
 
 
 class Parent(models.Model):
@@ -29,6 +31,9 @@ class Parent(models.Model):
     # A parent authenticates the REST API (request.user); DRF and Django ask these.
     is_authenticated = True
     is_anonymous = False
+
+    school_path = "contacts__student__school"
+    objects = SchoolScopedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("parent")
@@ -93,10 +98,13 @@ class Contact(models.Model):
         help_text=_("Position in the round-robin call plan, set by the admin contact."),
     )
 
+    school_path = "student__school"
+    objects = ContactQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
-        ordering = ["student", "-role", "bound_at", "id"]
+        ordering = ["student", *CONTACT_LIST_ORDER]
         constraints = [
             models.UniqueConstraint(fields=["student", "parent"], name="contact_unique_student_parent"),
             models.UniqueConstraint(fields=["student"], condition=Q(role=1), name="contact_one_admin_per_student"),
@@ -109,6 +117,11 @@ class Contact(models.Model):
     @property
     def is_admin(self) -> bool:
         return self.role == self.Role.ADMIN
+
+    @property
+    def label(self) -> str:
+        """How staff pages name the contact: its relation, else the parent's nickname, else the openid."""
+        return self.relation or self.parent.nickname or self.parent.openid
 
 
 class ShareLink(models.Model):
@@ -137,6 +150,9 @@ class ShareLink(models.Model):
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires at"))
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+
+    school_path = "student__school"
+    objects = ShareLinkQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("share link")
@@ -169,7 +185,7 @@ class BindEvent(models.Model):
         CANCEL = "cancel", _("contact unbound")
 
     type = models.CharField(_("type"), max_length=16, choices=Type.choices)
-    errMsg = models.CharField(_("errMsg"), max_length=255)  # noqa: N815 — WeChat's field name
+    err_msg = models.CharField(_("errMsg"), max_length=255)
     user_id = models.CharField(_("user_id"), max_length=128, blank=True)
     openid = models.CharField(_("openid"), max_length=128)
     student = models.ForeignKey(
@@ -184,6 +200,9 @@ class BindEvent(models.Model):
         verbose_name=_("share link"),
     )
     created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+
+    school_path = "student__school"
+    objects = SchoolScopedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("bind event")
@@ -223,6 +242,9 @@ class ClaimCode(models.Model):
     )
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
 
+    school_path = "student__school"
+    objects = ClaimCodeQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("claim code")
         verbose_name_plural = _("claim codes")
@@ -240,8 +262,3 @@ class ClaimCode(models.Model):
 
     def __str__(self):
         return f"{self.student} · {timezone.localtime(self.created_at):%Y-%m-%d %H:%M}"
-
-    @property
-    def is_live(self) -> bool:
-        """Neither used nor revoked (it may still have expired)."""
-        return self.used_at is None and self.revoked_at is None

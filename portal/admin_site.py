@@ -1,13 +1,13 @@
 """The portal's admin site: the default ``admin.site`` (``portal.apps.PortalAdminConfig``).
 
-Its index shows the school's dashboard (issue 4 §6) above the app list: server-rendered tables
-whose numbers link to the filtered changelists, and charts that ``portal/dashboard.js`` draws
-with the vendored Chart.js from ``admin/dashboard.json``. Both are scoped like every admin page,
-by ``schools.admin.staff_school_id``: a staff member sees its own school, a superuser all
-schools added up, a staff user without a school no dashboard at all.
+Its index shows the school's dashboard (issue 4 §6, ``portal.dashboard``) above the app list:
+server-rendered tables whose numbers link to the filtered changelists, and charts that
+``portal/dashboard.js`` draws with the vendored Chart.js from ``admin/dashboard.json``. Both are
+scoped like every admin page, by ``schools.tenancy.staff_school_id``: a staff member sees its own
+school, a superuser all schools added up, a staff user without a school no dashboard at all.
 
-Selectors and admins are imported inside the methods: this module is imported while
-``admin.site`` is first set up, before any app's ``admin`` module.
+The dashboard is imported inside the methods: this module is imported while ``admin.site`` is
+first set up, before the apps' models are ready.
 """
 
 from datetime import date, timedelta
@@ -39,16 +39,16 @@ class PortalAdminSite(admin.AdminSite):
 
     def dashboard_school_id(self, request) -> int | None:
         """The school whose numbers the user sees (None: all schools); PermissionDenied without one."""
-        from schools.admin import staff_school_id
+        from schools.tenancy import NO_SCHOOL, staff_school_id
 
-        school_id = staff_school_id(request)
-        if school_id == -1:  # a staff user without a school
+        school_id = staff_school_id(request.user)
+        if school_id == NO_SCHOOL:
             raise PermissionDenied
         return school_id
 
     def dashboard_json(self, request):
-        """``GET admin/dashboard.json``: ``calls.dashboard.dashboard_data`` of the user's school."""
-        from calls.dashboard import dashboard_data
+        """``GET admin/dashboard.json``: ``portal.dashboard.dashboard_data`` of the user's school."""
+        from portal.dashboard import dashboard_data
 
         return JsonResponse(dashboard_data(school_id=self.dashboard_school_id(request)))
 
@@ -57,7 +57,8 @@ class PortalAdminSite(admin.AdminSite):
 
         A URL is None when the user may not view that changelist: the number is shown unlinked.
         """
-        from calls.dashboard import dashboard_data, local_midnight
+        from core.local_time import local_midnight
+        from portal.dashboard import dashboard_data
 
         try:
             school_id = self.dashboard_school_id(request)
@@ -74,13 +75,10 @@ class PortalAdminSite(admin.AdminSite):
         data["students"]["without_contact_url"] = links.students(None, has_contacts="no")
         data["students"]["without_admin_url"] = links.students(None, has_admin="no")
 
-        now_iso = _now_iso()
+        # contacts.admin.filters.ShareLinkValidityFilter: the effective states the counts use
         data["share_links_urls"] = {
-            "active": links.changelist("contacts", "sharelink", {"state__exact": "active", "expires_at__gt": now_iso}),
-            "expired": links.changelist(
-                "contacts", "sharelink", {"state__in": "active,expired", "expires_at__lte": now_iso}
-            ),
-            "revoked": links.changelist("contacts", "sharelink", {"state__exact": "revoked"}),
+            state: links.changelist("contacts", "sharelink", {"validity": state})
+            for state in ("active", "expired", "revoked")
         }
 
         bindings = {row["day"]: row["bindings"] for row in data["bindings"]}
@@ -123,10 +121,6 @@ class PortalAdminSite(admin.AdminSite):
             row["calls_url"] = links.changelist("calls", "callrecord", device)
             row["minutes_url"] = links.changelist("calls", "callusage", {"by": "device", **device})
         return data
-
-
-def _now_iso() -> str:
-    return timezone.now().replace(microsecond=0).isoformat()
 
 
 class _Links:

@@ -125,10 +125,10 @@ if not DEBUG:
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["contacts.authentication.ParentTokenAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["contacts.permissions.IsParent"],
-    "DEFAULT_PARSER_CLASSES": ["portal.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "portal.exceptions.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_RATES": {"login": env("LOGIN_THROTTLE_RATE", default="30/minute")},
     "UNAUTHENTICATED_USER": None,
 }
@@ -202,6 +202,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-tokens": {
         "task": "contacts.tasks.purge_expired_tokens",
         "schedule": crontab(minute=17),
+    },
+    "purge-expired-api-tokens": {
+        "task": "schools.tasks.purge_expired_api_tokens",
+        "schedule": crontab(minute=19),
     },
 }
 

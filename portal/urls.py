@@ -2,11 +2,11 @@
 
 from django.contrib import admin
 from django.http import JsonResponse
-from django.utils.translation import gettext
 from django.urls import include, path, re_path
+from django.utils.translation import gettext
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from contacts.apis_wechat import VoipContactListApi
+from contacts.apis.wechat import VoipContactListApi
 from schools.apis import AccessTokenApi
 
 

@@ -12,13 +12,14 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from .validators import (
+from core.validators import (
     DEVICE_NAME_MAX_CHARS,
     GROUP_NAME_MAX_BYTES,
     MaxUtf8BytesValidator,
     sn_validator,
     wechat_id_validator,
 )
+from schools.querysets import ActiveInSchoolQuerySet, SchoolScopedQuerySet
 
 CONTACT_LIMIT_MAX = 100
 SHARE_LINK_TTL_MAX_HOURS = 30 * 24
@@ -52,6 +53,9 @@ class School(models.Model):
     )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    school_path = "pk"
+    objects = SchoolScopedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("school")
@@ -92,6 +96,9 @@ class DeviceGroup(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
+    school_path = "school"
+    objects = SchoolScopedQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("device group")
         verbose_name_plural = _("device groups")
@@ -130,6 +137,9 @@ class Device(models.Model):
     location = models.CharField(_("location"), max_length=100, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    school_path = "school"
+    objects = ActiveInSchoolQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("device")
@@ -187,6 +197,9 @@ class Student(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
+    school_path = "school"
+    objects = ActiveInSchoolQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("student")
         verbose_name_plural = _("students")
@@ -204,6 +217,11 @@ class Student(models.Model):
     def __str__(self):
         return f"{self.name} ({self.class_name or self.user_id})"
 
+    @property
+    def is_active_in_active_school(self) -> bool:
+        """``active_q`` for one loaded student: it and its school are active."""
+        return self.is_active and self.school.is_active
+
 
 class StaffMembership(models.Model):
     """Ties a Django staff user to the one school whose rows it may see."""
@@ -218,6 +236,9 @@ class StaffMembership(models.Model):
     school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="staff", verbose_name=_("school"))
     role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.ADMIN)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    school_path = "school"
+    objects = SchoolScopedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("staff membership")
@@ -243,6 +264,9 @@ class ApiClient(models.Model):
     # The client authenticates the WeChat-compatible API (request.user); DRF asks this.
     is_authenticated = True
 
+    school_path = "school"
+    objects = ActiveInSchoolQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("API client")
         verbose_name_plural = _("API clients")
@@ -261,6 +285,9 @@ class ApiAccessToken(models.Model):
     token_hash = models.CharField(_("token digest"), max_length=64, unique=True, editable=False)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires at"))
+
+    school_path = "client__school"
+    objects = SchoolScopedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("API access token")
@@ -312,6 +339,9 @@ class AuditLog(models.Model):
     reason = models.TextField(_("reason"), blank=True)
     data = models.JSONField(_("data"), default=dict, blank=True)
     created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+
+    school_path = "school"
+    objects = SchoolScopedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("audit record")
@@ -365,6 +395,9 @@ class ImportJob(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    school_path = "school"
+    objects = SchoolScopedQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("import job")

@@ -2,16 +2,15 @@
 
 import hmac
 
-from .models import ApiAccessToken, ApiClient, Student
-from .tokens import token_hash
-from .validators import is_wechat_id
+from core.tokens import token_hash
+from core.validators import is_wechat_id
+from schools.models import ApiAccessToken, ApiClient, Student
+from schools.querysets import active_q
 
 
 def api_client_get_active(*, appid: str) -> ApiClient | None:
     """The active client with ``appid`` of an active school, or None."""
-    return (
-        ApiClient.objects.select_related("school").filter(appid=appid, is_active=True, school__is_active=True).first()
-    )
+    return ApiClient.objects.active().select_related("school").filter(appid=appid).first()
 
 
 def api_client_secret_matches(*, client: ApiClient, secret: str) -> bool:
@@ -20,19 +19,16 @@ def api_client_secret_matches(*, client: ApiClient, secret: str) -> bool:
 
 
 def api_access_token_get(*, token: str) -> ApiAccessToken | None:
-    """The stored access token for a raw ``access_token`` (expired or not), with client and school."""
+    """The stored access token for a raw ``access_token`` (expired or not) of an active client, with client and school."""
     return (
         ApiAccessToken.objects.select_related("client__school")
-        .filter(token_hash=token_hash(token), client__is_active=True, client__school__is_active=True)
+        .filter(active_q("client__"), token_hash=token_hash(token))
         .first()
     )
 
 
-def student_get_active(*, user_id: str, school_id: int | None = None) -> Student | None:
-    """The active student with ``user_id`` (in ``school_id`` when given), or None."""
+def student_get_active(*, user_id: str) -> Student | None:
+    """The active student with ``user_id`` (of an active school), with its school, or None."""
     if not is_wechat_id(user_id):
         return None
-    qs = Student.objects.select_related("school").filter(user_id=user_id, is_active=True, school__is_active=True)
-    if school_id is not None:
-        qs = qs.filter(school_id=school_id)
-    return qs.first()
+    return Student.objects.active().select_related("school").filter(user_id=user_id).first()

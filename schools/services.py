@@ -3,6 +3,7 @@
 Every function is one transaction and writes its audit row inside it.
 """
 
+import re
 import secrets
 from datetime import datetime
 
@@ -10,11 +11,16 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .models import ApiAccessToken, ApiClient, AuditLog, School, Student
-from .tokens import token_hash, token_new
+from core.errors import ApplicationError, Unauthorized
+from core.tokens import token_hash, token_new
+from core.wechat.errcodes import ErrCode
+from schools.models import ApiAccessToken, ApiClient, AuditLog, School, Student
+from schools.selectors import api_client_get_active, api_client_secret_matches
+
+APPID_RE = re.compile(r"[0-9A-Za-z_\-]{1,32}")
 
 
-def audit_log_record(
+def audit_log_build(
     *,
     action: str,
     school: School | None = None,
@@ -24,18 +30,30 @@ def audit_log_record(
     reason: str = "",
     data: dict | None = None,
 ) -> AuditLog:
-    """Write one audit row (who, what, when, why); call it inside the change's transaction."""
+    """An unsaved audit row (who, what, when, why); the school is the student's unless given."""
     if school is None and student is not None:
         school = student.school
-    return AuditLog.objects.create(
+    return AuditLog(
         school=school,
         student=student,
-        actor_user=actor_user,
+        actor_user=actor_user if getattr(actor_user, "pk", None) else None,
         actor_openid=actor_openid,
         action=action,
-        reason=reason,
+        reason=str(reason),
         data=data or {},
     )
+
+
+def audit_log_record(**fields) -> AuditLog:
+    """Write one audit row (``audit_log_build``'s fields); call it inside the change's transaction."""
+    row = audit_log_build(**fields)
+    row.save()
+    return row
+
+
+def audit_logs_record(rows: list[AuditLog]) -> None:
+    """Write many audit rows (``audit_log_build``) at once; call it inside the change's transaction."""
+    AuditLog.objects.bulk_create(rows, batch_size=1000)
 
 
 @transaction.atomic
@@ -73,6 +91,28 @@ def api_access_token_issue(*, client: ApiClient) -> tuple[str, datetime]:
     expires_at = timezone.now() + settings.API_ACCESS_TOKEN_TTL
     ApiAccessToken.objects.create(client=client, token_hash=token_hash(raw), expires_at=expires_at)
     return raw, expires_at
+
+
+def api_access_token_grant(*, grant_type: str, appid: str, secret: str) -> tuple[str, datetime]:
+    """``/cgi-bin/token`` (REFERENCE.md §5): an ``access_token`` for the client ``appid`` whose secret is ``secret``.
+
+    Returns ``(token, expires_at)`` (``api_access_token_issue``). Raises ``ApplicationError``
+    with errcode 40002 (``grant_type`` is not ``client_credential``), 41002 / 41004 (``appid`` /
+    ``secret`` missing), ``Unauthorized`` with 40013 (no active client ``appid`` of an active
+    school) or 40001 (wrong secret).
+    """
+    if grant_type != "client_credential":
+        raise ApplicationError(errcode=ErrCode.INVALID_GRANT_TYPE)
+    if not appid:
+        raise ApplicationError(errcode=ErrCode.APPID_MISSING)
+    if not secret:
+        raise ApplicationError(errcode=ErrCode.SECRET_MISSING)
+    client = api_client_get_active(appid=appid) if APPID_RE.fullmatch(appid) else None
+    if client is None:
+        raise Unauthorized(errcode=ErrCode.INVALID_APPID)
+    if not api_client_secret_matches(client=client, secret=secret):
+        raise Unauthorized("invalid credential, secret is wrong", errcode=ErrCode.INVALID_CREDENTIAL)
+    return api_access_token_issue(client=client)
 
 
 def api_access_tokens_purge(*, now: datetime | None = None) -> int:

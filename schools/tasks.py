@@ -1,15 +1,17 @@
-"""Celery tasks of the schools app; each only calls a service."""
+"""Celery tasks of the schools app (found by Celery's autodiscovery); each only calls a service."""
 
 from celery import shared_task
 
-from . import imports
+from schools.roster.tasks import run_import_job
+from schools.services import api_access_tokens_purge
+
+__all__ = ["purge_expired_api_tokens", "run_import_job"]
 
 
-@shared_task(name="schools.tasks.run_import_job")
-def run_import_job(job_id: int) -> str:
-    """Run a background roster import (``imports.import_job_run``); returns the job's final status.
+@shared_task(name="schools.tasks.purge_expired_api_tokens")
+def purge_expired_api_tokens() -> int:
+    """Beat, hourly: delete vendors' access tokens expired over a day ago; returns how many.
 
-    Queued by ``imports.import_job_create`` when its transaction commits; a job already run (a
-    redelivered message) is left alone.
+    Kept a day after expiry so that a late request still answers 42001 (expired), not 40001.
     """
-    return imports.import_job_run(job_id)
+    return api_access_tokens_purge()

@@ -22,8 +22,8 @@ from calls.models import (
     DeviceAuthorizationHistory,
     StudentCallPolicy,
 )
-from calls.reports import LOCAL_TZ
 from contacts.tests.factories import ParentFactory
+from core.local_time import local_tz
 from schools.tests.factories import (
     DeviceFactory,
     DeviceGroupFactory,
@@ -39,7 +39,7 @@ _rooms = itertools.count(1)
 
 
 def local(day, hour, minute=0):
-    return datetime.combine(day, time(hour, minute), tzinfo=LOCAL_TZ)
+    return datetime.combine(day, time(hour, minute), tzinfo=local_tz())
 
 
 def make_call(

@@ -1,4 +1,4 @@
-"""The admin index's dashboard (issue 4 §6): calls.dashboard.dashboard_data, admin/dashboard.json and
+"""The admin index's dashboard (issue 4 §6): portal.dashboard.dashboard_data, admin/dashboard.json and
 the index page of portal.admin_site.PortalAdminSite — numbers, local days, scoping, links, assets."""
 
 import html
@@ -15,11 +15,11 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from calls.dashboard import DAYS, dashboard_data
 from calls.models import CallRecord
-from calls.reports import LOCAL_TZ
 from contacts.models import Contact, ShareLink
 from contacts.tests.factories import ContactFactory
+from core.local_time import local_tz
+from portal.dashboard import DAYS, dashboard_data
 from schools.demo.loader import DEMO_STAFF_USERNAME
 from schools.tests.factories import DeviceFactory, SchoolFactory, StaffMembershipFactory, StudentFactory, UserFactory
 
@@ -31,11 +31,11 @@ _seq = itertools.count(1)
 
 
 def local(day, hour, minute=0):
-    return datetime.combine(day, time(hour, minute), tzinfo=LOCAL_TZ)
+    return datetime.combine(day, time(hour, minute), tzinfo=local_tz())
 
 
 def local_today():
-    return timezone.localdate(timezone.now(), LOCAL_TZ)
+    return timezone.localdate(timezone.now(), local_tz())
 
 
 def make_call(*, student, device, started_at, keep=0, billed=None, outcome="completed", room_type="voice"):

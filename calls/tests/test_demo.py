@@ -10,15 +10,15 @@ from django.utils import timezone
 
 from calls.demo import demo_calls_load
 from calls.models import CallingWindow, CallPolicy, CallRecord, DeviceAuthorization, DeviceAuthorizationHistory
-from calls.reports import LOCAL_TZ
-from calls.services import CallEvent, call_event_ingest
+from calls.services.call_events import CallEvent, call_event_ingest
 from contacts.models import Contact, Parent
+from core.local_time import local_tz
 from schools.demo.loader import demo_school_load
 from schools.models import School
 
 pytestmark = pytest.mark.django_db
 
-NOW = datetime(2026, 3, 12, 20, 30, tzinfo=LOCAL_TZ)  # a Thursday: the 5 days include a weekend
+NOW = datetime(2026, 3, 12, 20, 30, tzinfo=local_tz())  # a Thursday: the 5 days include a weekend
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def counts():
 
 
 def in_window(windows, moment) -> bool:
-    local = timezone.localtime(moment, LOCAL_TZ)
+    local = timezone.localtime(moment, local_tz())
     return any(w.weekday == local.weekday() and w.start_time <= local.time() < w.end_time for w in windows)
 
 
@@ -50,7 +50,7 @@ def test_demo_calls_cover_several_days_inside_the_calling_windows(demo_school):
     summary = demo_calls_load(days=5, now=NOW)
     calls = list(CallRecord.objects.filter(school=demo_school).select_related("student", "device", "parent"))
     assert summary["calls"] == len(calls) >= 300
-    days = {timezone.localtime(c.started_at, LOCAL_TZ).date() for c in calls}
+    days = {timezone.localtime(c.started_at, local_tz()).date() for c in calls}
     assert len(days) == 5 and max(days) == NOW.date()
     assert all(c.started_at <= NOW for c in calls)
 
@@ -67,7 +67,7 @@ def test_demo_calls_cover_several_days_inside_the_calling_windows(demo_school):
     assert 0.04 < sum(c.room_type == "video" for c in calls) / len(calls) < 0.2
     for c in calls:
         assert "startVoip" in c.events and "endVoip" in c.events
-        assert c.room_id.startswith(f"demo-{timezone.localtime(c.started_at, LOCAL_TZ).date().isoformat()}-")
+        assert c.room_id.startswith(f"demo-{timezone.localtime(c.started_at, local_tz()).date().isoformat()}-")
         if c.outcome == "completed":
             assert 30 <= c.keep_time <= 600 and c.answered_at is not None
             assert c.billed_seconds is None or 0 <= c.keep_time - c.billed_seconds <= 3
@@ -117,8 +117,8 @@ def test_demo_events_derive_the_same_record_through_the_ingest_service(demo_scho
             replay = call_event_ingest(
                 school_id=call.school_id,
                 event=CallEvent(
-                    roomId=f"replay-{call.room_id}", eventName=name, sn=call.device.sn, model_id=call.device.model_id,
-                    user_id=call.student.user_id, openid=call.openid, roomType=call.room_type, data=event["data"],
+                    room_id=f"replay-{call.room_id}", event_name=name, sn=call.device.sn, model_id=call.device.model_id,
+                    user_id=call.student.user_id, openid=call.openid, room_type=call.room_type, data=event["data"],
                 ),
             )  # fmt: skip
         fields = ("outcome", "room_type", "keep_time", "billed_seconds", "end_reason")

@@ -13,9 +13,9 @@ from django.core.cache import cache
 from django.core.cache.backends import base as cache_base
 from django.core.cache.backends import locmem
 
-from contacts import wechat
 from contacts.models import Contact
 from contacts.tests.factories import ContactFactory
+from core.wechat.client import WeChatClient, WeChatUnavailable
 from schools.tests.factories import DeviceFactory, SchoolFactory, StudentFactory
 
 TOKEN = "/cgi-bin/token"
@@ -335,7 +335,7 @@ def test_concurrent_callers_share_one_token_refresh(fake_wechat):
     def call():
         barrier.wait()
         try:
-            tokens.append(wechat.WeChatClient.from_settings().access_token())
+            tokens.append(WeChatClient.from_settings().access_token())
         except Exception as exc:  # noqa: BLE001 — reported by the assertion below
             errors.append(exc)
 
@@ -356,8 +356,8 @@ def test_caller_waiting_for_another_refresh_gives_up_after_the_timeout(fake_wech
     cache.add(f"{TOKEN_KEY}:lock", "another-worker", timeout=30)  # a refresh that never finishes
 
     started = time.monotonic()
-    with pytest.raises(wechat.WeChatUnavailable):
-        wechat.WeChatClient.from_settings().access_token()
+    with pytest.raises(WeChatUnavailable):
+        WeChatClient.from_settings().access_token()
 
     assert 0.3 <= time.monotonic() - started < 2
     assert fake_wechat.requests == []

@@ -13,12 +13,12 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from contacts import services
 from contacts.models import ClaimCode, Contact, Parent
-from contacts.services import CLAIM_CODE_ALPHABET, claim_codes_issue
+from contacts.services.binding import admin_bind
+from contacts.services.claim_codes import CLAIM_CODE_ALPHABET, claim_codes_issue
 from contacts.tests.factories import ParentFactory
-from portal.errors import ApplicationError
-from portal.tests.concurrency import run_threads
+from core.errors import ApplicationError
+from core.tests.concurrency import run_threads
 from schools.models import AuditLog, StaffMembership
 from schools.tests.factories import SchoolFactory, StaffMembershipFactory, StudentFactory, UserFactory
 
@@ -211,9 +211,7 @@ def test_one_code_used_at_once_by_many_parents_binds_exactly_one():
     code = issue(student, UserFactory(username="teacher-pg"))
     parents = [ParentFactory() for _ in range(8)]
 
-    results = run_threads(
-        8, lambda i: services.admin_bind(parent=parents[i], user_id=student.user_id, claim_code=code).type
-    )
+    results = run_threads(8, lambda i: admin_bind(parent=parents[i], user_id=student.user_id, claim_code=code).type)
 
     assert results.count("success") == 1, results
     assert all(isinstance(r, ApplicationError) and r.field == "claim_code" for r in results if r != "success"), results

@@ -6,8 +6,8 @@ from unittest import mock
 import pytest
 from django.utils import timezone
 
-from contacts import tasks
 from contacts.models import BindEvent, ShareLink
+from contacts.tasks import expire_share_links
 from schools.services import api_client_create
 from schools.tests.factories import SchoolFactory, StudentFactory
 
@@ -96,7 +96,7 @@ def test_binding_flow_end_to_end(api, parent_api):
         r = nainai.post(f"/api/v1/share-links/{token2}/bind", {}, format="json")
         assert (r.status_code, r.json()["type"]) == (410, "expire")
         assert ShareLink.objects.get(student=student, issued_by__openid=B).state == "active"
-        assert tasks.expire_share_links.apply().get() == 1
+        assert expire_share_links.apply().get() == 1
     assert ShareLink.objects.get(student=student, issued_by__openid=B).state == "expired"
 
     # The vendor's backend reads the contact list through the WeChat-compatible API.

@@ -4,10 +4,17 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from contacts import services, staff
 from contacts.models import BindEvent, Contact, ShareLink
+from contacts.services.binding import share_link_bind
+from contacts.services.share_links import share_link_create
+from contacts.services.staff import (
+    staff_admin_transfer,
+    staff_contact_remove,
+    staff_share_links_revoke,
+    staff_students_deactivate,
+)
 from contacts.tests.factories import ContactFactory
-from portal.errors import ApplicationError, NotFound
+from core.errors import ApplicationError, NotFound
 from schools.models import AuditLog, StaffMembership
 from schools.tests.factories import StaffMembershipFactory, StudentFactory
 
@@ -25,7 +32,7 @@ def family():
 
 
 def test_remove_contact_records_reason_event_and_audit(family):
-    staff.staff_contact_remove(
+    staff_contact_remove(
         user=family["user"], student=family["student"], openid=family["dad"].parent.openid, reason="家长申请解绑"
     )
     assert not Contact.objects.filter(pk=family["dad"].pk).exists()
@@ -36,24 +43,24 @@ def test_remove_contact_records_reason_event_and_audit(family):
 
 def test_reason_is_required_and_scope_is_enforced(family):
     with pytest.raises(ApplicationError) as exc:
-        staff.staff_contact_remove(
+        staff_contact_remove(
             user=family["user"], student=family["student"], openid=family["dad"].parent.openid, reason="  "
         )
     assert exc.value.field == "reason"
     other = StudentFactory()
     ContactFactory(student=other)
     with pytest.raises(NotFound):
-        staff.staff_share_links_revoke(user=family["user"], student=other, reason="x")
+        staff_share_links_revoke(user=family["user"], students=[other], reason="x")
     family["membership"].role = StaffMembership.Role.VIEWER
     family["membership"].save()
     with pytest.raises(NotFound):
-        staff.staff_student_deactivate(user=family["user"], student=family["student"], reason="x")
+        staff_students_deactivate(user=family["user"], students=[family["student"]], reason="x")
     assert Contact.objects.filter(student=family["student"]).count() == 2 and not AuditLog.objects.exists()
 
 
 def test_transfer_keeps_exactly_one_admin_and_revokes_old_links(family):
-    link, _ = services.share_link_create(parent=family["admin"].parent, user_id=family["student"].user_id)
-    staff.staff_admin_transfer(
+    link, _ = share_link_create(parent=family["admin"].parent, user_id=family["student"].user_id)
+    staff_admin_transfer(
         user=family["user"],
         student=family["student"],
         new_admin_openid=family["dad"].parent.openid,
@@ -65,11 +72,11 @@ def test_transfer_keeps_exactly_one_admin_and_revokes_old_links(family):
 
 
 def test_deactivate_revokes_links_and_blocks_binding(family):
-    _, token = services.share_link_create(parent=family["admin"].parent, user_id=family["student"].user_id)
-    staff.staff_student_deactivate(user=family["user"], student=family["student"], reason="转学")
+    _, token = share_link_create(parent=family["admin"].parent, user_id=family["student"].user_id)
+    staff_students_deactivate(user=family["user"], students=[family["student"]], reason="转学")
     family["student"].refresh_from_db()
     assert not family["student"].is_active
-    assert services.share_link_bind(parent=ContactFactory().parent, token=token).type == "invalid"
+    assert share_link_bind(parent=ContactFactory().parent, token=token).type == "invalid"
 
 
 def test_admin_pages_remove_contact_with_reason_and_show_the_audit(client, family):

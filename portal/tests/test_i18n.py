@@ -4,7 +4,8 @@ Dates and times show in Asia/Shanghai.
 """
 
 import re
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime
+from datetime import timezone as dt_timezone
 from pathlib import Path
 
 import pytest

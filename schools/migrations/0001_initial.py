@@ -3,7 +3,7 @@
 import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
-import schools.validators
+import core.validators
 from django.conf import settings
 from django.db import migrations, models
 
@@ -39,7 +39,7 @@ class Migration(migrations.Migration):
             name='DeviceGroup',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text='1-32 bytes, fixed at creation; shown to parents when they authorize the group.', max_length=32, validators=[schools.validators.MaxUtf8BytesValidator(32)], verbose_name='name')),
+                ('name', models.CharField(help_text='1-32 bytes, fixed at creation; shown to parents when they authorize the group.', max_length=32, validators=[core.validators.MaxUtf8BytesValidator(32)], verbose_name='name')),
                 ('group_id', models.CharField(help_text='Issued by WeChat.', max_length=64, unique=True, verbose_name='group_id')),
                 ('model_type', models.CharField(help_text='For example 校园电话.', max_length=32, verbose_name='device type')),
                 ('capacity', models.PositiveSmallIntegerField(default=50, help_text='Most devices in the group: 50, or 200 after WeChat expanded it.', validators=[django.core.validators.MinValueValidator(1), django.core.validators.MaxValueValidator(200)], verbose_name='capacity')),

@@ -17,7 +17,7 @@ from django.utils import timezone
 from contacts.models import ShareLink
 from contacts.tests.factories import ContactFactory
 from schools.models import AuditLog, Device, DeviceGroup, StaffMembership, Student
-from schools.resources import RESOURCES
+from schools.roster.resources import resource_for
 from schools.tests.factories import (
     DeviceFactory,
     DeviceGroupFactory,
@@ -219,9 +219,9 @@ def test_csv_saved_by_excel_on_chinese_windows_imports(world):
 
 def export(client, model, fmt=CSV):
     """POST the admin's export form with every column ticked."""
-    resource = RESOURCES[
+    resource = resource_for(
         {"schools_student": "students", "schools_device": "devices", "schools_devicegroup": "groups"}[model]
-    ]
+    )
     fields = {f"{resource.__name__.lower()}_{name}": "on" for name in resource().get_export_order()}
     data = {"format": fmt, "resource": "0", **fields}
     response = client.post(reverse(f"admin:{model}_export"), data)

@@ -6,9 +6,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from schools import tasks
-from schools.imports import import_job_create
 from schools.models import ImportJob, Student
+from schools.roster.jobs import import_job_create
+from schools.tasks import run_import_job
 from schools.tests.factories import (
     SchoolFactory,
     StaffMembershipFactory,
@@ -32,7 +32,7 @@ def world(client):
 def queued(monkeypatch):
     """The job ids the admin queued (instead of sending them to a broker)."""
     ids = []
-    monkeypatch.setattr(tasks.run_import_job, "delay", lambda job_id: ids.append(job_id))
+    monkeypatch.setattr(run_import_job, "delay", lambda job_id: ids.append(job_id))
     return ids
 
 
@@ -80,7 +80,7 @@ def test_without_a_broker_the_job_says_so(world, monkeypatch, django_capture_on_
     def no_broker(job_id):
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(tasks.run_import_job, "delay", no_broker)
+    monkeypatch.setattr(run_import_job, "delay", no_broker)
     with pytest.raises(ConnectionError), django_capture_on_commit_callbacks(execute=True):
         job = make_job(world["a"], [student_row(1)])
     job = ImportJob.objects.get()
@@ -95,7 +95,7 @@ def test_the_task_runs_the_job_in_chunks_and_records_progress(world, queued, set
     )
 
     with CaptureQueriesContext(connection) as ctx:
-        assert tasks.run_import_job.apply(args=[job.pk]).get() == "done"
+        assert run_import_job.apply(args=[job.pk]).get() == "done"
     progress = [
         q["sql"] for q in ctx.captured_queries if q["sql"].startswith("UPDATE") and '"processed_rows"' in q["sql"]
     ]
@@ -116,7 +116,7 @@ def test_a_job_with_a_bad_row_writes_nothing_and_lists_the_error(world, queued):
     theirs = StudentFactory(school=world["b"], user_id="wxfp_import_0005", name="乙校学生")
     job = make_job(world["a"], rows)
 
-    assert tasks.run_import_job.apply(args=[job.pk]).get() == "failed"
+    assert run_import_job.apply(args=[job.pk]).get() == "failed"
     job.refresh_from_db()
     assert job.status == "failed" and job.totals["invalid"] == 2
     assert [e["row"] for e in job.errors] == [4, 5]
@@ -128,9 +128,9 @@ def test_a_job_with_a_bad_row_writes_nothing_and_lists_the_error(world, queued):
 
 def test_a_redelivered_task_does_not_run_the_job_again(world, queued):
     job = make_job(world["a"], [student_row(1)])
-    assert tasks.run_import_job.apply(args=[job.pk]).get() == "done"
+    assert run_import_job.apply(args=[job.pk]).get() == "done"
     Student.objects.all().delete()
-    assert tasks.run_import_job.apply(args=[job.pk]).get() == "done"
+    assert run_import_job.apply(args=[job.pk]).get() == "done"
     assert not Student.objects.exists()
 
 
@@ -138,7 +138,7 @@ def test_an_unreadable_file_fails_the_job(world, queued):
     job = import_job_create(
         school=world["a"], kind="students", file_name="x.xlsx", file_format="xlsx", data=b"not a workbook"
     )
-    assert tasks.run_import_job.apply(args=[job.pk]).get() == "failed"
+    assert run_import_job.apply(args=[job.pk]).get() == "failed"
     job.refresh_from_db()
     assert job.errors and job.errors[0]["row"] is None
 

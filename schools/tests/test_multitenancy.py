@@ -13,7 +13,8 @@ from calls.models import CallingWindow, CallPolicy, CallRecord, DeviceAuthorizat
 from calls.tests.factories import DeviceAuthorizationFactory
 from contacts.models import BindEvent, ClaimCode, Contact, ParentToken, ShareLink
 from contacts.tests.factories import ContactFactory
-from schools.admin import SchoolScopedAdmin, SuperuserOnlyAdminMixin
+from core.admin import SuperuserOnlyAdminMixin
+from schools.admin.scoping import SchoolScopedAdmin
 from schools.models import AuditLog, ImportJob, StaffMembership
 from schools.services import api_access_token_issue, api_client_create
 from schools.tests.factories import (
@@ -40,7 +41,7 @@ def make_world(tag: str):
         token_hash=f"{tag}" * 64, student=student, issued_by=parent, expires_at=timezone.now() + timedelta(hours=1)
     )
     BindEvent.objects.create(
-        type="success", errMsg="ok", user_id=student.user_id, openid=parent.openid, student=student, share_link=link
+        type="success", err_msg="ok", user_id=student.user_id, openid=parent.openid, student=student, share_link=link
     )
     ParentToken.objects.create(parent=parent, token_hash=f"t{tag}" * 32, expires_at=timezone.now() + timedelta(days=1))
     ClaimCode.objects.create(student=student, code_hash=f"c{tag}" * 32, expires_at=timezone.now() + timedelta(days=30))

@@ -5,11 +5,11 @@ import random
 
 import pytest
 
-from calls import services
 from calls.models import CallRecord, DeviceAuthorization
+from calls.services.call_events import CallEvent, call_event_ingest
 from calls.tests.factories import DeviceAuthorizationFactory
 from contacts.tests.factories import ParentFactory
-from portal.errors import ApplicationError, Conflict, NotFound
+from core.errors import ApplicationError, Conflict, NotFound
 from schools.tests.factories import DeviceFactory, DeviceGroupFactory, StudentFactory
 
 pytestmark = pytest.mark.django_db
@@ -25,16 +25,16 @@ def call():
 
 
 def send(call, name, data=None, room="room-1", openid=None):
-    event = services.CallEvent(
-        roomId=room,
-        eventName=name,
+    event = CallEvent(
+        room_id=room,
+        event_name=name,
         sn=call["device"].sn,
         model_id=call["device"].model_id,
         user_id=call["student"].user_id,
         openid=openid or call["parent"].openid,
         data=data or {},
     )
-    return services.call_event_ingest(school_id=call["student"].school_id, event=event)
+    return call_event_ingest(school_id=call["student"].school_id, event=event)
 
 
 ANSWERED = [
@@ -117,11 +117,11 @@ def test_bad_events_are_refused_and_write_nothing(call):
         send(call, "calling", {"keepTime": "ten"})
     other_school_device = DeviceFactory()
     with pytest.raises(NotFound) as exc:
-        services.call_event_ingest(
+        call_event_ingest(
             school_id=call["student"].school_id,
-            event=services.CallEvent(
-                roomId="r",
-                eventName="startVoip",
+            event=CallEvent(
+                room_id="r",
+                event_name="startVoip",
                 sn=other_school_device.sn,
                 model_id=other_school_device.model_id,
                 user_id=call["student"].user_id,

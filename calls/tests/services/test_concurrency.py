@@ -4,10 +4,10 @@ import random
 
 import pytest
 
-from calls import services
 from calls.models import CallRecord
+from calls.services.call_events import CallEvent, call_event_ingest
 from contacts.tests.factories import ParentFactory
-from portal.tests.concurrency import run_threads
+from core.tests.concurrency import run_threads
 from schools.tests.factories import DeviceFactory, StudentFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -32,16 +32,16 @@ def test_concurrent_duplicated_events_build_one_correct_record():
 
     def deliver(i):
         name, data = deliveries[i]
-        event = services.CallEvent(
-            roomId="room-race",
-            eventName=name,
+        event = CallEvent(
+            room_id="room-race",
+            event_name=name,
             sn=device.sn,
             model_id=device.model_id,
             user_id=student.user_id,
             openid=parent.openid,
             data=data,
         )
-        return services.call_event_ingest(school_id=student.school_id, event=event).room_id
+        return call_event_ingest(school_id=student.school_id, event=event).room_id
 
     results = run_threads(len(deliveries), deliver)
 

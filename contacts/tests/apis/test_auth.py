@@ -15,7 +15,7 @@ from django.utils import timezone, translation
 from django.utils.dateparse import parse_datetime
 
 from contacts.models import Parent, ParentToken
-from schools.tokens import token_hash
+from core.tokens import token_hash
 
 pytestmark = pytest.mark.django_db
 

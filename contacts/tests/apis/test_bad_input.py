@@ -1,6 +1,6 @@
 """Bad input to every mini-program endpoint (``contacts/urls.py``) answers a 4xx, never a 500.
 
-The JSON ``detail`` names the field at fault (``portal.exceptions``) and nothing is written:
+The JSON ``detail`` names the field at fault (``core.exceptions``) and nothing is written:
 the counts of contacts, share links, bind events, audit rows, parents and tokens stay put.
 """
 
@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from contacts.models import BindEvent, Contact, Parent, ParentToken, ShareLink
-from contacts.services import share_link_create
+from contacts.services.share_links import share_link_create
 from contacts.tests.factories import ContactFactory, ParentFactory
 from schools.models import AuditLog
 from schools.tests.factories import SchoolFactory, StudentFactory

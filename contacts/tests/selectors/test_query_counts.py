@@ -2,8 +2,8 @@
 
 import pytest
 
-from contacts import selectors
 from contacts.models import Contact
+from contacts.selectors.contacts import contact_list_for_parent, parent_students, voip_contact_list
 from contacts.tests.factories import ContactFactory
 from schools.tests.factories import StudentFactory
 
@@ -16,7 +16,7 @@ def test_contact_list_for_the_admin_is_two_queries(django_assert_num_queries, n_
     admin = ContactFactory(student=student, role=Contact.Role.ADMIN)
     ContactFactory.create_batch(n_contacts - 1, student=student)
     with django_assert_num_queries(2):
-        entry = selectors.contact_list_for_parent(parent=admin.parent, user_id=student.user_id)
+        entry = contact_list_for_parent(parent=admin.parent, user_id=student.user_id)
     assert len(entry["openid_list"]) == n_contacts
 
 
@@ -26,7 +26,7 @@ def test_getvoipcontactlist_is_two_queries(django_assert_num_queries, n_contacts
     ContactFactory(student=student, role=Contact.Role.ADMIN)
     ContactFactory.create_batch(n_contacts - 1, student=student)
     with django_assert_num_queries(2):
-        contact_list = selectors.voip_contact_list(school_id=student.school_id, user_id=student.user_id)
+        contact_list = voip_contact_list(school_id=student.school_id, user_id=student.user_id)
     assert len(contact_list) == n_contacts and contact_list[0]["role"] == 1
 
 
@@ -36,6 +36,6 @@ def test_my_students_is_one_query(django_assert_num_queries, n_students):
     parent = contacts[0].parent
     Contact.objects.filter(pk__in=[c.pk for c in contacts]).update(parent=parent)
     with django_assert_num_queries(1):
-        rows = selectors.parent_students(parent=parent)
+        rows = parent_students(parent=parent)
         names = [c.student.school.name for c in rows]
     assert len(names) == n_students

@@ -7,10 +7,14 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from contacts import services
+from contacts.mini_program import share_link_path
 from contacts.models import BindEvent, Contact, ShareLink
+from contacts.services.binding import admin_bind, share_link_bind
+from contacts.services.contacts import admin_transfer, contact_unbind_self, contacts_delete
+from contacts.services.share_links import share_link_create, share_links_expire
 from contacts.tests.factories import ContactFactory, ParentFactory
-from portal.errors import ApplicationError, Conflict, Forbidden, NotFound
+from core.errors import ApplicationError, Conflict, Forbidden, NotFound
+from core.tokens import token_hash
 from schools.models import AuditLog
 from schools.tests.factories import SchoolFactory, StudentFactory
 
@@ -34,33 +38,33 @@ def events(type_):
 class TestAdminBind:
     def test_first_parent_becomes_admin_with_event_and_audit(self, student):
         parent = ParentFactory()
-        outcome = services.admin_bind(parent=parent, user_id=student.user_id, relation="爸爸")
-        assert (outcome.type, outcome.user_id, outcome.errMsg) == ("success", student.user_id, "bindContact:ok")
+        outcome = admin_bind(parent=parent, user_id=student.user_id, relation="爸爸")
+        assert (outcome.type, outcome.user_id, outcome.err_msg) == ("success", student.user_id, "bindContact:ok")
         contact = Contact.objects.get(student=student, parent=parent)
         assert contact.role == Contact.Role.ADMIN and contact.relation == "爸爸"
         assert events("success") == 1
         assert AuditLog.objects.filter(action="admin_bound", student=student, actor_openid=parent.openid).exists()
 
     def test_without_scope_voip_answers_auth_and_binds_nothing(self, student):
-        outcome = services.admin_bind(parent=ParentFactory(voip_scope_granted=False), user_id=student.user_id)
+        outcome = admin_bind(parent=ParentFactory(voip_scope_granted=False), user_id=student.user_id)
         assert outcome.type == "auth"
         assert not Contact.objects.exists()
         assert events("auth") == 1
 
     def test_already_bound_answers_binded(self, student, admin):
-        assert services.admin_bind(parent=admin.parent, user_id=student.user_id).type == "binded"
+        assert admin_bind(parent=admin.parent, user_id=student.user_id).type == "binded"
         assert Contact.objects.count() == 1
 
     def test_second_parent_conflicts_when_an_admin_exists(self, student, admin):
         with pytest.raises(Conflict):
-            services.admin_bind(parent=ParentFactory(), user_id=student.user_id)
+            admin_bind(parent=ParentFactory(), user_id=student.user_id)
         assert Contact.objects.count() == 1
 
     @pytest.mark.parametrize("make_student", [lambda: StudentFactory(is_active=False), lambda: None])
     def test_unknown_or_inactive_student_is_not_found(self, make_student):
         student = make_student()
         with pytest.raises(NotFound) as exc:
-            services.admin_bind(parent=ParentFactory(), user_id=student.user_id if student else "wxfp_nobody")
+            admin_bind(parent=ParentFactory(), user_id=student.user_id if student else "wxfp_nobody")
         assert exc.value.field == "user_id"
 
 
@@ -68,30 +72,30 @@ class TestShareLinks:
     def test_only_the_admin_may_create_a_link(self, student, admin):
         ordinary = ContactFactory(student=student)
         with pytest.raises(Forbidden):
-            services.share_link_create(parent=ordinary.parent, user_id=student.user_id)
+            share_link_create(parent=ordinary.parent, user_id=student.user_id)
         with pytest.raises(NotFound):
-            services.share_link_create(parent=ParentFactory(), user_id=student.user_id)
+            share_link_create(parent=ParentFactory(), user_id=student.user_id)
 
     def test_link_is_unguessable_stored_hashed_and_expires_after_school_ttl(self, student, admin):
-        link, token = services.share_link_create(parent=admin.parent, user_id=student.user_id)
+        link, token = share_link_create(parent=admin.parent, user_id=student.user_id)
         assert len(token) >= 43  # 256 bits in URL-safe base64
-        assert token not in link.token_hash and link.token_hash == services.token_hash(token)
+        assert token not in link.token_hash and link.token_hash == token_hash(token)
         assert link.expires_at - link.created_at == timedelta(hours=student.school.share_link_ttl)
-        assert services.share_link_path(token).endswith(f"?token={token}")
+        assert share_link_path(token).endswith(f"?token={token}")
         assert link.user_name == student.name
 
     def test_two_parents_bind_with_one_link(self, student, admin):
-        _, token = services.share_link_create(parent=admin.parent, user_id=student.user_id)
+        _, token = share_link_create(parent=admin.parent, user_id=student.user_id)
         for relation in ("妈妈", "爷爷"):
-            outcome = services.share_link_bind(parent=ParentFactory(), token=token, relation=relation)
+            outcome = share_link_bind(parent=ParentFactory(), token=token, relation=relation)
             assert outcome.type == "success"
         assert set(Contact.objects.filter(role=0).values_list("relation", flat=True)) == {"妈妈", "爷爷"}
 
     def test_binded_auth_and_overload(self, student, admin):
-        _, token = services.share_link_create(parent=admin.parent, user_id=student.user_id)
-        assert services.share_link_bind(parent=admin.parent, token=token).type == "binded"
-        assert services.share_link_bind(parent=ParentFactory(voip_scope_granted=False), token=token).type == "auth"
-        assert [services.share_link_bind(parent=ParentFactory(), token=token).type for _ in range(3)] == [
+        _, token = share_link_create(parent=admin.parent, user_id=student.user_id)
+        assert share_link_bind(parent=admin.parent, token=token).type == "binded"
+        assert share_link_bind(parent=ParentFactory(voip_scope_granted=False), token=token).type == "auth"
+        assert [share_link_bind(parent=ParentFactory(), token=token).type for _ in range(3)] == [
             "success",
             "success",
             "overload",
@@ -100,36 +104,36 @@ class TestShareLinks:
 
     def test_unknown_token_is_invalid_and_recorded(self):
         parent = ParentFactory()
-        outcome = services.share_link_bind(parent=parent, token="no-such-token")
+        outcome = share_link_bind(parent=parent, token="no-such-token")
         assert (outcome.type, outcome.user_id) == ("invalid", "")
         assert BindEvent.objects.get().openid == parent.openid
 
     def test_revoked_link_and_inactive_student_are_invalid(self, student, admin):
-        link, token = services.share_link_create(parent=admin.parent, user_id=student.user_id)
+        link, token = share_link_create(parent=admin.parent, user_id=student.user_id)
         ShareLink.objects.filter(pk=link.pk).update(state=ShareLink.State.REVOKED)
-        assert services.share_link_bind(parent=ParentFactory(), token=token).type == "invalid"
+        assert share_link_bind(parent=ParentFactory(), token=token).type == "invalid"
         ShareLink.objects.filter(pk=link.pk).update(state=ShareLink.State.ACTIVE)
         student.is_active = False
         student.save()
-        assert services.share_link_bind(parent=ParentFactory(), token=token).type == "invalid"
+        assert share_link_bind(parent=ParentFactory(), token=token).type == "invalid"
         assert not Contact.objects.filter(role=0).exists()
 
     def test_link_expires_as_soon_as_its_time_passes_without_the_sweep(self, student, admin):
-        link, token = services.share_link_create(parent=admin.parent, user_id=student.user_id)
+        link, token = share_link_create(parent=admin.parent, user_id=student.user_id)
         later = link.expires_at + timedelta(seconds=1)
         with mock.patch("django.utils.timezone.now", return_value=later):
-            assert services.share_link_bind(parent=ParentFactory(), token=token).type == "expire"
+            assert share_link_bind(parent=ParentFactory(), token=token).type == "expire"
         link.refresh_from_db()
         assert link.state == ShareLink.State.ACTIVE  # the sweep has not run; binding did not need it
 
     def test_sweep_marks_only_expired_links_and_is_idempotent(self, student, admin):
-        old, _ = services.share_link_create(parent=admin.parent, user_id=student.user_id)
-        fresh, _ = services.share_link_create(parent=admin.parent, user_id=student.user_id)
+        old, _ = share_link_create(parent=admin.parent, user_id=student.user_id)
+        fresh, _ = share_link_create(parent=admin.parent, user_id=student.user_id)
         ShareLink.objects.filter(pk=old.pk).update(
             created_at=timezone.now() - timedelta(days=2), expires_at=timezone.now() - timedelta(minutes=1)
         )
-        assert services.share_links_expire() == 1
-        assert services.share_links_expire() == 0
+        assert share_links_expire() == 1
+        assert share_links_expire() == 0
         old.refresh_from_db()
         fresh.refresh_from_db()
         assert (old.state, fresh.state) == ("expired", "active")
@@ -142,9 +146,7 @@ class TestContactManagement:
 
     def test_admin_deletes_contacts_with_cancel_events(self, student, family):
         admin, b, c = family
-        remaining = services.contacts_delete(
-            parent=admin.parent, user_id=student.user_id, openid_list=[b.parent.openid]
-        )
+        remaining = contacts_delete(parent=admin.parent, user_id=student.user_id, openid_list=[b.parent.openid])
         assert remaining == [admin.parent.openid, c.parent.openid]
         cancel = BindEvent.objects.get(type="cancel")
         assert (cancel.openid, cancel.user_id) == (b.parent.openid, student.user_id)
@@ -152,9 +154,7 @@ class TestContactManagement:
     def test_delete_is_all_or_nothing(self, student, family):
         admin, b, _ = family
         with pytest.raises(NotFound) as exc:
-            services.contacts_delete(
-                parent=admin.parent, user_id=student.user_id, openid_list=[b.parent.openid, "oStranger"]
-            )
+            contacts_delete(parent=admin.parent, user_id=student.user_id, openid_list=[b.parent.openid, "oStranger"])
         assert exc.value.field == "openid_list" and "oStranger" in str(exc.value)
         assert Contact.objects.filter(student=student).count() == 3
         assert not BindEvent.objects.exists()
@@ -162,56 +162,56 @@ class TestContactManagement:
     def test_admin_cannot_delete_itself_and_others_cannot_delete(self, student, family):
         admin, b, c = family
         with pytest.raises(ApplicationError) as exc:
-            services.contacts_delete(parent=admin.parent, user_id=student.user_id, openid_list=[admin.parent.openid])
+            contacts_delete(parent=admin.parent, user_id=student.user_id, openid_list=[admin.parent.openid])
         assert exc.value.field == "openid_list"
         with pytest.raises(Forbidden):
-            services.contacts_delete(parent=b.parent, user_id=student.user_id, openid_list=[c.parent.openid])
+            contacts_delete(parent=b.parent, user_id=student.user_id, openid_list=[c.parent.openid])
         with pytest.raises(NotFound):
-            services.contacts_delete(parent=ParentFactory(), user_id=student.user_id, openid_list=[c.parent.openid])
+            contacts_delete(parent=ParentFactory(), user_id=student.user_id, openid_list=[c.parent.openid])
         assert Contact.objects.filter(student=student).count() == 3
 
     def test_transfer_moves_the_role_and_revokes_the_old_admins_links(self, student, family):
         admin, b, _ = family
-        link, token = services.share_link_create(parent=admin.parent, user_id=student.user_id)
-        services.admin_transfer(parent=admin.parent, user_id=student.user_id, new_admin_openid=b.parent.openid)
+        link, token = share_link_create(parent=admin.parent, user_id=student.user_id)
+        admin_transfer(parent=admin.parent, user_id=student.user_id, new_admin_openid=b.parent.openid)
         roles = dict(Contact.objects.filter(student=student).values_list("parent__openid", "role"))
         assert roles[admin.parent.openid] == 0 and roles[b.parent.openid] == 1
         assert list(roles.values()).count(1) == 1
         link.refresh_from_db()
         assert link.state == ShareLink.State.REVOKED
-        assert services.share_link_bind(parent=ParentFactory(), token=token).type == "invalid"
+        assert share_link_bind(parent=ParentFactory(), token=token).type == "invalid"
 
     def test_old_admins_link_is_invalid_even_when_not_revoked(self, student, family):
         admin, b, _ = family
-        link, token = services.share_link_create(parent=admin.parent, user_id=student.user_id)
+        link, token = share_link_create(parent=admin.parent, user_id=student.user_id)
         Contact.objects.filter(pk=admin.pk).update(role=0)
         Contact.objects.filter(pk=b.pk).update(role=1)
-        assert services.share_link_bind(parent=ParentFactory(), token=token).type == "invalid"
+        assert share_link_bind(parent=ParentFactory(), token=token).type == "invalid"
 
     def test_transfer_rules(self, student, family):
         admin, b, c = family
         with pytest.raises(Forbidden):
-            services.admin_transfer(parent=b.parent, user_id=student.user_id, new_admin_openid=c.parent.openid)
+            admin_transfer(parent=b.parent, user_id=student.user_id, new_admin_openid=c.parent.openid)
         with pytest.raises(NotFound) as exc:
-            services.admin_transfer(parent=admin.parent, user_id=student.user_id, new_admin_openid="oStranger")
+            admin_transfer(parent=admin.parent, user_id=student.user_id, new_admin_openid="oStranger")
         assert exc.value.field == "new_admin_openid"
         with pytest.raises(ApplicationError):
-            services.admin_transfer(parent=admin.parent, user_id=student.user_id, new_admin_openid=admin.parent.openid)
+            admin_transfer(parent=admin.parent, user_id=student.user_id, new_admin_openid=admin.parent.openid)
         assert Contact.objects.get(student=student, role=1) == admin
 
     def test_self_unbind(self, student, family):
         admin, b, c = family
-        services.contact_unbind_self(parent=b.parent, user_id=student.user_id)
+        contact_unbind_self(parent=b.parent, user_id=student.user_id)
         assert not Contact.objects.filter(pk=b.pk).exists()
         assert BindEvent.objects.get(type="cancel").openid == b.parent.openid
         with pytest.raises(Conflict):
-            services.contact_unbind_self(parent=admin.parent, user_id=student.user_id)
+            contact_unbind_self(parent=admin.parent, user_id=student.user_id)
         with pytest.raises(NotFound):
-            services.contact_unbind_self(parent=b.parent, user_id=student.user_id)
+            contact_unbind_self(parent=b.parent, user_id=student.user_id)
 
     def test_sole_admin_may_leave_and_its_links_are_revoked(self, student, admin):
-        link, _ = services.share_link_create(parent=admin.parent, user_id=student.user_id)
-        services.contact_unbind_self(parent=admin.parent, user_id=student.user_id)
+        link, _ = share_link_create(parent=admin.parent, user_id=student.user_id)
+        contact_unbind_self(parent=admin.parent, user_id=student.user_id)
         assert not Contact.objects.filter(student=student).exists()
         link.refresh_from_db()
         assert link.state == ShareLink.State.REVOKED

@@ -6,11 +6,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from contacts import services
 from contacts.models import BindEvent, Contact, ShareLink
+from contacts.services.binding import admin_bind, share_link_bind
+from contacts.services.contacts import admin_transfer
+from contacts.services.share_links import share_link_create, share_links_expire
 from contacts.tests.factories import ContactFactory, ParentFactory
-from portal.errors import ApplicationError
-from portal.tests.concurrency import run_threads
+from core.errors import ApplicationError
+from core.tests.concurrency import run_threads
 from schools.models import AuditLog
 from schools.tests.factories import SchoolFactory, StudentFactory
 
@@ -20,10 +22,10 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 def test_forty_parents_binding_at_once_never_exceed_the_limit():
     student = StudentFactory(school=SchoolFactory(contact_limit=5))
     admin = ContactFactory(student=student, role=Contact.Role.ADMIN)
-    _, token = services.share_link_create(parent=admin.parent, user_id=student.user_id)
+    _, token = share_link_create(parent=admin.parent, user_id=student.user_id)
     parents = [ParentFactory() for _ in range(40)]
 
-    outcomes = run_threads(40, lambda i: services.share_link_bind(parent=parents[i], token=token).type)
+    outcomes = run_threads(40, lambda i: share_link_bind(parent=parents[i], token=token).type)
 
     assert sorted(set(outcomes)) == ["overload", "success"], outcomes
     # The limit counts the admin: 1 admin + 4 bound by the link = 5; the other 36 are refused.
@@ -37,7 +39,7 @@ def test_forty_parents_racing_for_admin_leave_one_admin():
     student = StudentFactory(school=SchoolFactory(contact_limit=5))
     parents = [ParentFactory() for _ in range(40)]
 
-    results = run_threads(40, lambda i: services.admin_bind(parent=parents[i], user_id=student.user_id).type)
+    results = run_threads(40, lambda i: admin_bind(parent=parents[i], user_id=student.user_id).type)
 
     assert results.count("success") == 1
     assert all(isinstance(r, ApplicationError) and r.code == "admin_exists" for r in results if r != "success")
@@ -57,7 +59,7 @@ def test_concurrent_admin_transfers_leave_exactly_one_admin():
         parent = contacts[caller].parent
         for _ in range(5):  # each thread keeps trying, whoever is admin at the moment
             try:
-                services.admin_transfer(parent=parent, user_id=student.user_id, new_admin_openid=openids[target])
+                admin_transfer(parent=parent, user_id=student.user_id, new_admin_openid=openids[target])
             except ApplicationError:
                 pass
         return True
@@ -78,12 +80,12 @@ def test_overlapping_expiry_sweeps_mark_each_link_once():
     student = StudentFactory()
     admin = ContactFactory(student=student, role=Contact.Role.ADMIN)
     for _ in range(50):
-        services.share_link_create(parent=admin.parent, user_id=student.user_id)
+        share_link_create(parent=admin.parent, user_id=student.user_id)
     ShareLink.objects.update(
         created_at=timezone.now() - timedelta(days=3), expires_at=timezone.now() - timedelta(days=1)
     )
 
-    counts = run_threads(4, lambda i: services.share_links_expire())
+    counts = run_threads(4, lambda i: share_links_expire())
 
     assert sum(counts) == 50
     assert ShareLink.objects.filter(state="expired").count() == 50

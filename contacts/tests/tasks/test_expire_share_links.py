@@ -10,8 +10,9 @@ from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 from django.utils import timezone
 
-from contacts import services, tasks
 from contacts.models import Contact, ShareLink
+from contacts.services.share_links import share_link_create
+from contacts.tasks import expire_share_links
 from contacts.tests.factories import ContactFactory
 from portal.celery import app
 from schools.tests.factories import StudentFactory
@@ -30,9 +31,9 @@ def redis_broker_url() -> str | None:
 
 def test_beat_schedules_the_expiry_task_every_minute():
     entry = settings.CELERY_BEAT_SCHEDULE["expire-share-links"]
-    assert entry["task"] == tasks.expire_share_links.name
+    assert entry["task"] == expire_share_links.name
     assert entry["schedule"].minute == set(range(60))
-    assert tasks.expire_share_links.name in app.tasks
+    assert expire_share_links.name in app.tasks
 
 
 @pytest.mark.postgres
@@ -44,8 +45,8 @@ def test_expiry_task_runs_in_a_real_worker_against_redis():
         pytest.skip("needs Redis on localhost:6379 or CELERY_BROKER_URL=redis://…")
     student = StudentFactory()
     admin = ContactFactory(student=student, role=Contact.Role.ADMIN)
-    link, _ = services.share_link_create(parent=admin.parent, user_id=student.user_id)
-    fresh, _ = services.share_link_create(parent=admin.parent, user_id=student.user_id)
+    link, _ = share_link_create(parent=admin.parent, user_id=student.user_id)
+    fresh, _ = share_link_create(parent=admin.parent, user_id=student.user_id)
     ShareLink.objects.filter(pk=link.pk).update(
         created_at=timezone.now() - timedelta(days=2), expires_at=timezone.now() - timedelta(seconds=1)
     )
@@ -56,7 +57,7 @@ def test_expiry_task_runs_in_a_real_worker_against_redis():
         with app.connection_for_write() as conn:
             assert conn.transport.driver_type == "redis"
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-            tasks.expire_share_links.delay()
+            expire_share_links.delay()
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 link.refresh_from_db()

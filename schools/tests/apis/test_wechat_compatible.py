@@ -13,10 +13,10 @@ from django.utils import timezone
 
 from contacts.models import Contact
 from contacts.tests.factories import ContactFactory, ParentFactory
+from core.tokens import token_hash
 from schools.models import ApiAccessToken
 from schools.services import api_client_create, api_client_issue_secret
 from schools.tests.factories import SchoolFactory, StudentFactory
-from schools.tokens import token_hash
 
 pytestmark = pytest.mark.django_db
 

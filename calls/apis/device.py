@@ -1,0 +1,254 @@
+"""Server-to-server API for device vendors (``?access_token=`` from ``/cgi-bin/token``).
+
+Errors answer WeChat-style ``{errcode, errmsg}`` with a 4xx status; a device or student outside
+the client's school is unknown to it (``calls.selectors.clients``). errcodes: REFERENCE.md §4
+(8, 9) and the portal's 93000xx (``core.wechat.errcodes``).
+"""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+
+from calls.models import BusinessType, RoomType
+from calls.selectors.checks import call_check, call_plan, iot_bind_contacts
+from calls.selectors.clients import device_get_for_client, student_get_for_client
+from calls.services.call_events import EVENT_NAMES, CallEvent, call_event_ingest
+from core.errors import ApplicationError
+from core.fields import StrictCharField
+from core.wechat.errcodes import ErrCode
+from core.wechat.views import WECHAT_ERROR, WeChatCompatibleApi, wechat_response, wechat_schema
+from schools.authentication import AccessTokenAuthentication, IsApiClient
+
+OPENID_LIST_MAX = 100
+
+
+class DeviceApi(WeChatCompatibleApi):
+    """The vendors' device API: an API client (``access_token``) names devices and students of its school."""
+
+    authentication_classes = [AccessTokenAuthentication]
+    permission_classes = [IsApiClient]
+
+    def device(self, sn: str, model_id: str):
+        return device_get_for_client(school_id=self.request.user.school_id, sn=sn, model_id=model_id)
+
+    def student(self, user_id: str):
+        return student_get_for_client(school_id=self.request.user.school_id, user_id=user_id)
+
+
+class IotBindContactsApi(DeviceApi):
+    """``POST /api/v1/device/iot-bind-contacts`` ``{sn, model_id, openid_list}`` (≤ 100 openids).
+
+    → ``{errcode: 0, errmsg: "ok", contact_list: [{open_id, sn, model_id, status}]}`` like the plugin's
+    getIotBindContactList (seed 000 §4.2): status 1 authorized (device or its group), 0 not. Three
+    queries in all (access token, device, the openids with their authorizations).
+    """
+
+    class IotBindContactsInputSerializer(serializers.Serializer):
+        sn = StrictCharField(max_length=128)
+        model_id = StrictCharField(max_length=64)
+        openid_list = serializers.ListField(
+            child=StrictCharField(max_length=128), max_length=OPENID_LIST_MAX, allow_empty=False
+        )
+
+    @extend_schema(
+        request=IotBindContactsInputSerializer,
+        responses={
+            200: wechat_schema(
+                "IotBindContactList",
+                {
+                    "contact_list": inline_serializer(
+                        "IotBindContact",
+                        {
+                            "open_id": serializers.CharField(),
+                            "sn": serializers.CharField(),
+                            "model_id": serializers.CharField(),
+                            "status": serializers.IntegerField(),
+                        },
+                        many=True,
+                    ),
+                },
+            ),
+            400: WECHAT_ERROR,
+            401: WECHAT_ERROR,
+            404: WECHAT_ERROR,
+        },
+        tags=["device"],
+    )
+    def post(self, request):
+        data = self.IotBindContactsInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        device = self.device(v["sn"], v["model_id"])
+        return wechat_response(contact_list=iot_bind_contacts(device=device, openid_list=v["openid_list"]))
+
+
+CHECK_RESPONSE = inline_serializer(
+    "CallCheck",
+    {
+        "errcode": serializers.IntegerField(
+            help_text="0 may call; 8 no scope.voip; 9 not a contact or device not authorized; 9300003 device and "
+            "student of different schools; 9300004 outside calling windows; 9300005 daily minutes used up; "
+            "9300006 same parent called too recently. 9300001 unknown device and 9300002 unknown student answer 404."
+        ),
+        "errmsg": serializers.CharField(),
+        "time_limit": serializers.IntegerField(help_text="initByCaller timeLimit, seconds"),
+        "business_type": serializers.IntegerField(help_text="initByCaller businessType: 0 or 3"),
+        "camera_status": serializers.IntegerField(help_text="0 camera on, 1 off"),
+    },
+)
+
+
+class CallCheckApi(DeviceApi):
+    """``POST /api/v1/device/calls/check`` ``{sn, model_id, user_id, openid, room_type}``.
+
+    The checks ``initByCaller`` would fail, run before dialling → ``{errcode, errmsg, time_limit,
+    business_type, camera_status}`` (HTTP 200 for every check result; 404 for an unknown device or
+    student). Six queries in all, whatever the number of contacts or devices: access token, device,
+    student with its policy, the parent with contact and authorization, calling windows, today's calls.
+    """
+
+    class CallCheckInputSerializer(serializers.Serializer):
+        sn = StrictCharField(max_length=128)
+        model_id = StrictCharField(max_length=64)
+        user_id = StrictCharField(max_length=128)
+        openid = StrictCharField(max_length=128)
+        room_type = serializers.ChoiceField(choices=RoomType.choices, default=RoomType.VOICE)
+
+    @extend_schema(
+        request=CallCheckInputSerializer,
+        responses={200: CHECK_RESPONSE, 400: WECHAT_ERROR, 401: WECHAT_ERROR, 404: WECHAT_ERROR},
+        tags=["device"],
+    )
+    def post(self, request):
+        data = self.CallCheckInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        device = self.device(v["sn"], v["model_id"])
+        student = self.student(v["user_id"])
+        result = call_check(device=device, student=student, openid=v["openid"])
+        policy = result.policy
+        return wechat_response(
+            result.errcode,
+            time_limit=result.time_limit,
+            business_type=policy.business_type if policy else BusinessType.DURATION,
+            camera_status=policy.camera_status if policy else 0,
+        )
+
+
+class CallPlanApi(DeviceApi):
+    """``GET /api/v1/device/students/{user_id}/call-plan?sn=&model_id=`` — round-robin calling (FAQ 1.5).
+
+    → ``{errcode, errmsg, user_id, time_limit, business_type, camera_status, ring_timeout,
+    contact_list: [{open_id, role, relation, ring_timeout}]}``: the contacts this device may call now,
+    in order; ``ring_timeout`` in seconds (≤ 60). Six queries in all: access token, device, student
+    with its policy, calling windows, today's calls, contacts.
+    """
+
+    @extend_schema(
+        parameters=[OpenApiParameter("sn", str, required=True), OpenApiParameter("model_id", str, required=True)],
+        responses={
+            200: wechat_schema(
+                "CallPlan",
+                {
+                    "user_id": serializers.CharField(),
+                    "time_limit": serializers.IntegerField(),
+                    "business_type": serializers.IntegerField(),
+                    "camera_status": serializers.IntegerField(),
+                    "ring_timeout": serializers.IntegerField(),
+                    "contact_list": inline_serializer(
+                        "CallPlanContact",
+                        {
+                            "open_id": serializers.CharField(),
+                            "role": serializers.IntegerField(),
+                            "relation": serializers.CharField(),
+                            "ring_timeout": serializers.IntegerField(),
+                        },
+                        many=True,
+                    ),
+                },
+            ),
+            400: WECHAT_ERROR,
+            401: WECHAT_ERROR,
+            404: WECHAT_ERROR,
+        },
+        tags=["device"],
+    )
+    def get(self, request, user_id):
+        sn, model_id = request.query_params.get("sn", ""), request.query_params.get("model_id", "")
+        for name, value in (("sn", sn), ("model_id", model_id)):
+            if not value:
+                raise ApplicationError("this query parameter is required", field=name, errcode=ErrCode.BAD_DATA)
+        device = self.device(sn, model_id)
+        student = self.student(user_id)
+        plan = call_plan(device=device, student=student)
+        policy = plan.policy
+        return wechat_response(
+            plan.errcode,
+            user_id=student.user_id,
+            time_limit=plan.time_limit,
+            business_type=policy.business_type,
+            camera_status=policy.camera_status,
+            ring_timeout=policy.ring_timeout,
+            contact_list=[
+                {
+                    "open_id": c.parent.openid,
+                    "role": c.role,
+                    "relation": c.relation,
+                    "ring_timeout": policy.ring_timeout,
+                }
+                for c in plan.contacts
+            ],
+        )
+
+
+class CallEventApi(DeviceApi):
+    """``POST /api/v1/device/calls/events`` — the plugin's ``onVoipEvent`` events (REFERENCE.md §4).
+
+    Body ``{roomId, eventName, sn, model_id, user_id, openid, roomType, businessType, data}``; ``data``
+    as the plugin gives it (``keepTime`` seconds, ``status``, ``origin`` …). The portal's own
+    ``initByCallerFail`` (data ``{errCode, errMsg}``) reports a call initByCaller refused; errCode 9
+    marks the parent's authorization stale. → ``{errcode: 0, errmsg: "ok", roomId, outcome,
+    keep_time, billed_seconds}``. Idempotent; order-independent. 400 (47001) for an unknown
+    eventName or negative keepTime, 404 for an unknown device or student, 409 for a roomId of another call.
+    """
+
+    class CallEventInputSerializer(serializers.Serializer):
+        # WeChat's names at the boundary, snake_case inside (``CallEvent``).
+        roomId = StrictCharField(max_length=128, source="room_id")  # noqa: N815
+        eventName = serializers.ChoiceField(choices=EVENT_NAMES, source="event_name")  # noqa: N815
+        sn = StrictCharField(max_length=128)
+        model_id = StrictCharField(max_length=64)
+        user_id = StrictCharField(max_length=128)
+        openid = StrictCharField(max_length=128)
+        roomType = serializers.ChoiceField(choices=RoomType.choices, default=RoomType.VOICE, source="room_type")  # noqa: N815
+        businessType = serializers.ChoiceField(choices=[0, 1, 2, 3], default=0, source="business_type")  # noqa: N815
+        data = serializers.DictField(required=False, default=dict)
+
+    @extend_schema(
+        request=CallEventInputSerializer,
+        responses={
+            200: wechat_schema(
+                "CallEventAck",
+                {
+                    "roomId": serializers.CharField(),
+                    "outcome": serializers.CharField(),
+                    "keep_time": serializers.IntegerField(),
+                    "billed_seconds": serializers.IntegerField(allow_null=True),
+                },
+            ),
+            400: WECHAT_ERROR,
+            401: WECHAT_ERROR,
+            404: WECHAT_ERROR,
+            409: WECHAT_ERROR,
+        },
+        tags=["device"],
+    )
+    def post(self, request):
+        data = self.CallEventInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        record = call_event_ingest(school_id=request.user.school_id, event=CallEvent(**data.validated_data))
+        return wechat_response(
+            roomId=record.room_id,
+            outcome=record.outcome,
+            keep_time=record.keep_time,
+            billed_seconds=record.billed_seconds,
+        )

@@ -1,0 +1,35 @@
+"""The devices and students a vendor's API client may name: those of its school.
+
+A device or student of another school is unknown to the client (9300001 / 9300002, HTTP 404),
+exactly like one that does not exist, so nothing leaks between schools.
+"""
+
+from core.errors import NotFound
+from core.validators import is_sn, is_wechat_id
+from core.wechat.errcodes import ErrCode
+from schools.models import Device, Student
+
+
+def device_get_for_client(*, school_id: int, sn: str, model_id: str, active: bool = True) -> Device:
+    """The device ``(sn, model_id)`` of the client's school (active only, unless ``active`` is False),
+    with its group. Raises ``NotFound`` (field ``sn``, errcode 9300001) otherwise."""
+    device = None
+    if is_sn(sn):
+        devices = Device.objects.for_school(school_id).select_related("group").filter(sn=sn, model_id=model_id)
+        device = (devices.active() if active else devices).first()
+    if device is None:
+        raise NotFound(ErrCode.UNKNOWN_DEVICE.errmsg, field="sn", errcode=ErrCode.UNKNOWN_DEVICE)
+    return device
+
+
+def student_get_for_client(*, school_id: int, user_id: str, active: bool = True) -> Student:
+    """The student ``user_id`` of the client's school (active only, unless ``active`` is False), with
+    its school, the school's call policy and its own overrides, in one query. Raises ``NotFound``
+    (field ``user_id``, errcode 9300002) otherwise."""
+    student = None
+    if is_wechat_id(user_id):
+        students = Student.objects.for_school(school_id).select_related("school__call_policy", "call_policy")
+        student = (students.active() if active else students).filter(user_id=user_id).first()
+    if student is None:
+        raise NotFound(ErrCode.UNKNOWN_STUDENT.errmsg, field="user_id", errcode=ErrCode.UNKNOWN_STUDENT)
+    return student

@@ -1,0 +1,121 @@
+"""Usage report of calls: per local day (``TIME_ZONE``, Asia/Shanghai) and per school, device or class.
+
+Units: ``calls`` and ``answered`` are counts; minutes are seconds / 60 rounded to one decimal;
+traffic is in MB. Connected time is ``billed_seconds`` (finishVoip keepTime) when WeChat reported
+it, else the device's ``keep_time`` (``CallRecordQuerySet.connected_seconds``); unanswered calls have 0.
+
+Traffic is an estimate from seed 002 FAQ 1.8 (REFERENCE.md §4): voice ≈ 2 MB per connected minute,
+video ≈ 10–30 MB per minute, of which the report takes the middle, 20 MB per minute.
+"""
+
+from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+
+from calls.models import CallRecord, RoomType
+from core.local_time import local_tz
+
+VOICE_MB_PER_MINUTE = 2  # FAQ 1.8
+VIDEO_MB_PER_MINUTE = 20  # FAQ 1.8 says 10–30; the middle of the range
+
+# by → (fields grouped on, ordering within a day)
+GROUPINGS = {
+    "school": (("school_id", "school__name"), ("school__name", "school_id")),
+    "device": (
+        ("device_id", "device__device_name", "device__sn", "school__name"),
+        ("school__name", "device__device_name", "device__sn", "device_id"),
+    ),
+    "class": (
+        ("school_id", "school__name", "student__class_name"),
+        ("school__name", "school_id", "student__class_name"),
+    ),
+}
+DEFAULT_GROUPING = "school"
+
+
+
+def minutes(seconds: int) -> Decimal:
+    """Seconds as minutes, rounded half up to one decimal (the report's and the dashboard's unit)."""
+    return (Decimal(seconds) / 60).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def _traffic_mb(voice_seconds: int, video_seconds: int) -> Decimal:
+    mb = Decimal(voice_seconds * VOICE_MB_PER_MINUTE + video_seconds * VIDEO_MB_PER_MINUTE) / 60
+    return mb.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def _figures(*, calls: int, answered: int, connected: int, billed: int, video: int) -> dict:
+    return {
+        "calls": calls,
+        "answered": answered,
+        "connected_seconds": connected,
+        "billed_seconds": billed,
+        "video_seconds": video,
+        "connected_minutes": minutes(connected),
+        "billed_minutes": minutes(billed),
+        "traffic_mb": _traffic_mb(connected - video, video),
+    }
+
+
+def _label(by: str, row: dict) -> str:
+    if by == "device":
+        return f"{row['device__device_name']} ({row['device__sn']})"
+    if by == "class":
+        return row["student__class_name"] or "—"
+    return row["school__name"]
+
+
+def usage_total(rows: list[dict]) -> dict:
+    """Figures of several rows (or day totals) added up, from their seconds, not their rounded minutes."""
+    return _figures(
+        calls=sum(r["calls"] for r in rows),
+        answered=sum(r["answered"] for r in rows),
+        connected=sum(r["connected_seconds"] for r in rows),
+        billed=sum(r["billed_seconds"] for r in rows),
+        video=sum(r["video_seconds"] for r in rows),
+    )
+
+
+def usage_by_day(queryset: QuerySet, by: str = DEFAULT_GROUPING) -> list[dict]:
+    """Usage of the call records in ``queryset`` per local day, newest day first, grouped ``by``.
+
+    ``by`` is ``school``, ``device`` or ``class`` (the student's class within its school); anything
+    else means ``school``. Returns ``[{"day": date, "rows": [row, ...], "total": figures}]`` where a
+    row is ``{"label", "school", figures}`` and figures are ``calls``, ``answered`` (counts),
+    ``connected_seconds``, ``billed_seconds``, ``video_seconds`` (seconds), ``connected_minutes``,
+    ``billed_minutes`` (minutes, one decimal) and ``traffic_mb`` (MB, one decimal; voice 2 MB/min,
+    video 20 MB/min, FAQ 1.8). One SQL query, whatever the number of calls, days or groups.
+    """
+    fields, ordering = GROUPINGS.get(by, GROUPINGS[DEFAULT_GROUPING])
+    by = by if by in GROUPINGS else DEFAULT_GROUPING
+    aggregated = (
+        queryset.order_by()
+        .annotate(day=TruncDate("started_at", tzinfo=local_tz()))
+        .values("day", *fields)
+        .annotate(
+            n_calls=Count("id"),
+            n_answered=Count("id", filter=CallRecord.objects.answered_q()),
+            connected=Sum(CallRecord.objects.connected_seconds()),
+            billed=Sum("billed_seconds"),
+            video=Sum(CallRecord.objects.connected_seconds(), filter=Q(room_type=RoomType.VIDEO)),
+        )
+        .order_by("-day", *ordering)
+    )
+    days: dict = defaultdict(list)
+    for row in aggregated:
+        days[row["day"]].append(
+            {
+                "label": _label(by, row),
+                "school": row["school__name"],
+                **_figures(
+                    calls=row["n_calls"],
+                    answered=row["n_answered"],
+                    connected=row["connected"] or 0,
+                    billed=row["billed"] or 0,
+                    video=row["video"] or 0,
+                ),
+            }
+        )
+    return [{"day": day, "rows": rows, "total": usage_total(rows)} for day, rows in days.items()]

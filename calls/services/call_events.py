@@ -1,0 +1,174 @@
+"""Call records built from the plugin's ``onVoipEvent`` events, as devices report them (REFERENCE.md §4).
+
+One ``CallRecord`` per ``roomId``; its fields are derived from the set of events received, so
+repeated or out-of-order events give the same record. A refused ``initByCaller`` with errCode 9
+marks the parent's authorizations of the device stale (REFERENCE.md §2).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from calls.models import BusinessType, CallRecord, RoomType
+from calls.selectors.clients import device_get_for_client, student_get_for_client
+from calls.services.authorizations import authorizations_mark_stale
+from contacts.models import Parent
+from core.errors import ApplicationError, Conflict
+
+# onVoipEvent names (REFERENCE.md §4), plus the portal's own ``initByCallerFail`` for a call that
+# initByCaller refused (data ``{errCode, errMsg}``).
+EVENT_NAMES = (
+    "startVoip",
+    "hangOnVoip",
+    "cancelVoip",
+    "rejectVoip",
+    "timeout",
+    "busy",
+    "abortVoip",
+    "hangUpVoip",
+    "endVoip",
+    "finishVoip",
+    "calling",
+    "initByCallerFail",
+)
+_END_EVENTS = (
+    "endVoip",
+    "hangUpVoip",
+    "abortVoip",
+    "cancelVoip",
+    "rejectVoip",
+    "timeout",
+    "busy",
+    "initByCallerFail",
+    "finishVoip",
+)
+_REFUSALS = {"rejectVoip": "rejected", "timeout": "timeout", "busy": "busy", "cancelVoip": "cancelled"}
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    """One ``onVoipEvent`` as the device reports it (WeChat's ``roomId``, ``eventName``, ``roomType``,
+    ``businessType``, snake_case here). ``data`` as the plugin gives it: ``keepTime`` in seconds."""
+
+    room_id: str
+    event_name: str
+    sn: str
+    model_id: str
+    user_id: str
+    openid: str
+    room_type: str = RoomType.VOICE
+    business_type: int = BusinessType.DURATION
+    data: dict | None = None
+
+
+def _keep_time(data: dict) -> int | None:
+    value = data.get("keepTime")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ApplicationError(_("keepTime must be a number of seconds ≥ 0."), field="data.keepTime")
+    return int(round(value))
+
+
+def _derive(record: CallRecord) -> None:
+    """Recompute the record from the set of events: the same set gives the same record, whatever the order."""
+    events = record.events
+    names = set(events)
+
+    def at(name):
+        return datetime.fromisoformat(events[name]["received_at"]) if name in events else None
+
+    def data(name):
+        return events.get(name, {}).get("data") or {}
+
+    answered = "hangOnVoip" in names
+    if "initByCallerFail" in names:
+        outcome = CallRecord.Outcome.FAILED
+    elif "abortVoip" in names:
+        outcome = CallRecord.Outcome.ABORTED
+    elif answered and names & {"hangUpVoip", "endVoip", "finishVoip"}:
+        outcome = CallRecord.Outcome.COMPLETED
+    elif refusal := next((name for name in _REFUSALS if name in names), None):
+        outcome = _REFUSALS[refusal]
+    elif answered:
+        outcome = CallRecord.Outcome.ANSWERED
+    else:
+        outcome = CallRecord.Outcome.STARTED
+    record.outcome = outcome
+
+    received = [at(name) for name in names]
+    record.started_at = at("startVoip") or min(received)
+    record.answered_at = at("hangOnVoip")
+    ended = [at(name) for name in _END_EVENTS if name in names]
+    record.ended_at = min(ended) if ended else None
+    # Connected time only exists once answered (only the connected phase is billed, REFERENCE.md §4).
+    keep_times = [
+        events[n].get("keep_time") for n in names if n != "finishVoip" and events[n].get("keep_time") is not None
+    ]
+    record.keep_time = max(keep_times) if (answered or "abortVoip" in names) and keep_times else 0
+    record.billed_seconds = events["finishVoip"].get("keep_time") if "finishVoip" in names else None
+    if "endVoip" in names:
+        end = data("endVoip")
+        record.room_type = end.get("roomType") if end.get("roomType") in RoomType.values else record.room_type
+        if end.get("businessType") in BusinessType.values:
+            record.business_type = end["businessType"]
+    for name in ("hangUpVoip", "abortVoip", "cancelVoip", "initByCallerFail"):
+        if name in names:
+            d = data(name)
+            record.end_reason = str(d.get("origin") or d.get("status") or d.get("errMsg") or name)[:64]
+            break
+    fail = data("initByCallerFail")
+    record.err_code = fail.get("errCode") if isinstance(fail.get("errCode"), int) else None
+
+
+@transaction.atomic
+def call_event_ingest(*, school_id: int, event: CallEvent) -> CallRecord:
+    """Fold one ``onVoipEvent`` into the call record of its ``roomId`` (REFERENCE.md §4).
+
+    Idempotent: an event name already recorded is ignored (``calling`` only raises keepTime).
+    Out-of-order events give the same record, as it is derived from the set of events. The first
+    ``initByCallerFail`` with errCode 9 marks the parent's authorizations for the device stale.
+    Raises ``NotFound`` for a device or student not of the client's school (fields ``sn`` /
+    ``user_id``), ``ApplicationError`` for an unknown ``eventName`` or a negative ``keepTime``,
+    ``Conflict`` when the roomId belongs to another device, student or openid.
+    """
+    if event.event_name not in EVENT_NAMES:
+        raise ApplicationError(_("Unknown eventName %(name)s.") % {"name": event.event_name}, field="eventName")
+    data = event.data or {}
+    keep_time = _keep_time(data)
+    # A call's last events may come after its device or student was deactivated: they still count.
+    device = device_get_for_client(school_id=school_id, sn=event.sn, model_id=event.model_id, active=False)
+    student = student_get_for_client(school_id=school_id, user_id=event.user_id, active=False)
+    now = timezone.now()
+    record, _created = CallRecord.objects.get_or_create(
+        room_id=event.room_id,
+        defaults={
+            "school_id": school_id,
+            "device": device,
+            "student": student,
+            "openid": event.openid,
+            "parent": Parent.objects.filter(openid=event.openid).first(),
+            "room_type": event.room_type if event.room_type in RoomType.values else RoomType.VOICE,
+            "business_type": event.business_type if event.business_type in BusinessType.values else BusinessType.DURATION,
+            "started_at": now,
+        },
+    )
+    record = CallRecord.objects.select_for_update().get(pk=record.pk)
+    if (record.device_id, record.student_id, record.openid) != (device.pk, student.pk, event.openid):
+        raise Conflict(_("This roomId belongs to another call."), field="roomId")
+
+    seen = record.events.get(event.event_name)
+    if seen is None:
+        record.events[event.event_name] = {"data": data, "received_at": now.isoformat(), "keep_time": keep_time}
+        if event.event_name == "initByCallerFail" and data.get("errCode") == 9 and record.parent_id:
+            authorizations_mark_stale(parent=record.parent, device=device, now=now)
+    elif event.event_name == "calling" and keep_time is not None and keep_time > (seen.get("keep_time") or 0):
+        seen["keep_time"] = keep_time
+    else:
+        return record  # a repeat: nothing changes
+    _derive(record)
+    record.save()
+    return record

@@ -1,0 +1,7 @@
+"""The contacts app's admin, one module per concern (registered on import).
+
+``students`` (extends the student's page of ``schools.admin``), ``staff_actions``,
+``claim_codes``, ``parents``, ``records`` (contacts, share links, bind events), ``filters``.
+"""
+
+from contacts.admin import claim_codes, parents, records, students  # noqa: F401  (registers)

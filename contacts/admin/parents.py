@@ -1,0 +1,56 @@
+"""Parents and their bearer tokens. A parent is visible to a school's staff only when bound to one
+of its students, and its page lists only that school's contacts."""
+
+from django.contrib import admin
+
+from contacts.models import Contact, Parent, ParentToken
+from core.admin import SuperuserOnlyAdminMixin
+from schools.admin.scoping import SchoolScopedAdmin, SchoolScopedInline
+
+
+class ContactInline(SchoolScopedInline):
+    model = Contact
+    fk_name = "parent"
+    fields = ["student", "role", "relation", "bound_via", "bound_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("student")
+
+
+@admin.register(Parent)
+class ParentAdmin(SchoolScopedAdmin):
+    list_display = ["openid", "nickname", "voip_scope_granted", "voip_scope_updated_at", "last_login_at", "created_at"]
+    list_filter = ["voip_scope_granted"]
+    search_fields = ["openid", "nickname"]
+    readonly_fields = [
+        "openid",
+        "unionid",
+        "voip_scope_granted",
+        "voip_scope_updated_at",
+        "last_login_at",
+        "created_at",
+    ]
+    inlines = [ContactInline]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(ParentToken)
+class ParentTokenAdmin(SuperuserOnlyAdminMixin, admin.ModelAdmin):
+    """Superusers only: tokens are not a school's business. Revoking works by setting ``revoked_at``."""
+
+    list_display = ["parent", "created_at", "expires_at", "revoked_at"]
+    search_fields = ["parent__openid"]
+    list_select_related = ["parent"]
+    fields = ["parent", "created_at", "expires_at", "revoked_at"]
+    readonly_fields = ["parent", "created_at", "expires_at"]
+
+    def has_add_permission(self, request):
+        return False

@@ -1,0 +1,36 @@
+"""What parents did, read-only: contacts, share links and bindContact events."""
+
+from django.contrib import admin
+
+from contacts.admin.filters import ShareLinkValidityFilter
+from contacts.models import BindEvent, Contact, ShareLink
+from core.admin import ReadOnlyAdminMixin
+from schools.admin.scoping import SchoolScopedAdmin
+
+
+@admin.register(Contact)
+class ContactAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
+    list_display = ["student", "parent", "role", "relation", "bound_via", "bound_at"]
+    list_filter = ["role", "bound_via", "student__school"]
+    search_fields = ["student__user_id", "student__name", "parent__openid", "parent__nickname"]
+    list_select_related = ["student", "parent"]
+    show_full_result_count = False
+
+
+@admin.register(ShareLink)
+class ShareLinkAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
+    list_display = ["student", "issued_by", "state", "created_at", "expires_at", "revoked_at"]
+    list_filter = [ShareLinkValidityFilter, "student__school"]
+    search_fields = ["student__user_id", "student__name", "issued_by__openid"]
+    list_select_related = ["student", "issued_by"]
+    exclude = ["token_hash"]
+
+
+@admin.register(BindEvent)
+class BindEventAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
+    list_display = ["created_at", "type", "user_id", "openid", "err_msg"]
+    list_filter = ["type", "created_at"]
+    search_fields = ["user_id", "openid", "student__name"]
+    list_select_related = ["student"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False

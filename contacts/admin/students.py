@@ -1,0 +1,59 @@
+"""The student's page, extended by the contacts app: its contacts with the staff actions, filters on
+contacts, claim-code letters, and the roster import and export (``contacts.resources``).
+
+``schools.admin.students.StudentAdmin`` keeps the roster fields and the audit trail; this module
+registers its subclass in its place.
+"""
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext_lazy as _
+
+from contacts.admin.claim_codes import issue_claim_codes
+from contacts.admin.filters import HasAdminFilter, HasContactFilter
+from contacts.admin.staff_actions import StaffActionsMixin, deactivate_students, revoke_share_links
+from contacts.models import Contact
+from contacts.resources import StudentResource
+from schools.admin.roster import RosterImportExportMixin
+from schools.admin.scoping import SchoolScopedInline
+from schools.admin.students import StudentAdmin as SchoolsStudentAdmin
+from schools.models import Student
+
+
+class StudentContactInline(SchoolScopedInline):
+    model = Contact
+    fk_name = "student"
+    fields = ["parent", "role", "relation", "bound_via", "bound_at", "call_order", "staff_actions"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("parent")
+
+    @admin.display(description=_("staff actions"))
+    def staff_actions(self, contact):
+        remove = reverse("admin:schools_student_remove_contact", args=[contact.student_id, contact.pk])
+        links = [format_html('<a href="{}">{}</a>', remove, _("remove…"))]
+        if not contact.is_admin:
+            transfer = reverse("admin:schools_student_transfer_admin", args=[contact.student_id])
+            links.append(format_html('<a href="{}">{}</a>', transfer, _("make admin…")))
+        return format_html_join(" · ", "{}", ((link,) for link in links))
+
+
+class StudentAdmin(RosterImportExportMixin, StaffActionsMixin, SchoolsStudentAdmin):
+    """A student's page: roster fields, its contacts and its audit trail."""
+
+    resource_classes = [StudentResource]  # roster import/export, CSV and XLSX
+    list_filter = [*SchoolsStudentAdmin.list_filter, HasContactFilter, HasAdminFilter]
+    inlines = [StudentContactInline, *SchoolsStudentAdmin.inlines]
+    actions = [deactivate_students, revoke_share_links, issue_claim_codes]
+
+
+admin.site.unregister(Student)
+admin.site.register(Student, StudentAdmin)

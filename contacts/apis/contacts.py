@@ -1,0 +1,125 @@
+"""A student's contacts as its parents see and manage them (seed 003 §2.2-§2.4, FAQ 1.5)."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from contacts.selectors.contacts import contact_list_for_parent
+from contacts.services.contacts import admin_transfer, contact_unbind_self, contacts_delete, contacts_set_call_order
+from core.fields import StrictCharField
+
+
+class ContactInfoSerializer(serializers.Serializer):
+    openid = serializers.CharField(source="parent.openid")
+    role = serializers.IntegerField()
+    relation = serializers.CharField()
+    nickname = serializers.CharField(source="parent.nickname")
+    bound_at = serializers.DateTimeField()
+
+
+class ContactListSerializer(serializers.Serializer):
+    """getVoipBindContactList entry (seed 003 §2.2) plus ``contacts`` details of the same openids."""
+
+    user_id = serializers.CharField()
+    is_ad = serializers.IntegerField()
+    openid_list = serializers.ListField(child=serializers.CharField())
+    contacts = ContactInfoSerializer(many=True)
+
+
+class ContactListApi(APIView):
+    """``GET /api/v1/students/{user_id}/contacts`` → ``[{user_id, is_ad, openid_list, contacts}]``.
+
+    The admin sees every bound openid, its own included; an ordinary contact only its own; 404 otherwise.
+    """
+
+    @extend_schema(responses={200: ContactListSerializer(many=True)}, tags=["contacts"])
+    def get(self, request, user_id):
+        entry = contact_list_for_parent(parent=request.user, user_id=user_id)
+        return Response([ContactListSerializer(entry).data])
+
+
+class ContactDeleteApi(APIView):
+    """``POST /api/v1/students/{user_id}/contacts/delete`` ``{openid_list}``: deleteVoipBindContact (seed 003 §2.3).
+
+    Admin only, all or nothing → ``{user_id, openid_list}`` still bound. 400 when the list holds
+    the admin itself, 403 for an ordinary contact, 404 for a non-contact or an openid not bound.
+    """
+
+    class ContactDeleteInputSerializer(serializers.Serializer):
+        openid_list = serializers.ListField(
+            child=StrictCharField(max_length=128), min_length=1, max_length=100, allow_empty=False
+        )
+
+    class ContactDeleteOutputSerializer(serializers.Serializer):
+        user_id = serializers.CharField()
+        openid_list = serializers.ListField(child=serializers.CharField())
+
+    @extend_schema(
+        request=ContactDeleteInputSerializer, responses={200: ContactDeleteOutputSerializer}, tags=["contacts"]
+    )
+    def post(self, request, user_id):
+        data = self.ContactDeleteInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        remaining = contacts_delete(parent=request.user, user_id=user_id, **data.validated_data)
+        return Response(self.ContactDeleteOutputSerializer({"user_id": user_id, "openid_list": remaining}).data)
+
+
+class AdminTransferApi(APIView):
+    """``POST /api/v1/students/{user_id}/admin/transfer`` ``{new_admin_openid}``: transerAdmin (seed 003 §2.4).
+
+    → ``{user_id, admin_openid}``. 403 for an ordinary contact; 404 when the caller or the new
+    admin is not a contact; 400 when the new admin is the caller.
+    """
+
+    class AdminTransferInputSerializer(serializers.Serializer):
+        new_admin_openid = StrictCharField(max_length=128)
+
+    class AdminTransferOutputSerializer(serializers.Serializer):
+        user_id = serializers.CharField()
+        admin_openid = serializers.CharField()
+
+    @extend_schema(
+        request=AdminTransferInputSerializer, responses={200: AdminTransferOutputSerializer}, tags=["contacts"]
+    )
+    def post(self, request, user_id):
+        data = self.AdminTransferInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        new = admin_transfer(parent=request.user, user_id=user_id, **data.validated_data)
+        return Response(
+            self.AdminTransferOutputSerializer({"user_id": user_id, "admin_openid": new.parent.openid}).data
+        )
+
+
+class ContactUnbindSelfApi(APIView):
+    """``DELETE /api/v1/students/{user_id}/contacts/me``: the caller unbinds itself (``cancel``).
+
+    204; 409 ``admin_must_transfer`` for an admin with other contacts; 404 for a non-contact.
+    """
+
+    @extend_schema(request=None, responses={204: None}, tags=["contacts"])
+    def delete(self, request, user_id):
+        contact_unbind_self(parent=request.user, user_id=user_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class CallOrderApi(APIView):
+    """``PUT /api/v1/students/{user_id}/call-order`` ``{openid_list}``: the admin's round-robin order (FAQ 1.5).
+
+    → ``{user_id, openid_list}`` in calling order. 403 for an ordinary contact, 404 for a non-contact
+    or an openid not bound, 400 for duplicates.
+    """
+
+    class CallOrderInputSerializer(serializers.Serializer):
+        openid_list = serializers.ListField(child=StrictCharField(max_length=128), max_length=100)
+
+    class CallOrderOutputSerializer(serializers.Serializer):
+        user_id = serializers.CharField()
+        openid_list = serializers.ListField(child=serializers.CharField())
+
+    @extend_schema(request=CallOrderInputSerializer, responses={200: CallOrderOutputSerializer}, tags=["contacts"])
+    def put(self, request, user_id):
+        data = self.CallOrderInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = contacts_set_call_order(parent=request.user, user_id=user_id, **data.validated_data)
+        return Response(self.CallOrderOutputSerializer({"user_id": user_id, "openid_list": order}).data)

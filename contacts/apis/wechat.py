@@ -1,0 +1,56 @@
+"""WeChat-compatible contact API for device vendors' backends (seed 003 §2.2, REFERENCE.md §5)."""
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+
+from contacts.selectors.contacts import voip_contact_list
+from core.errors import NotFound
+from core.fields import StrictCharField
+from core.wechat.errcodes import ErrCode
+from core.wechat.views import WECHAT_ERROR, WeChatCompatibleApi, wechat_response, wechat_schema
+from schools.authentication import AccessTokenAuthentication, IsApiClient
+
+
+class VoipContactListApi(WeChatCompatibleApi):
+    """``POST /wxa/business/getvoipcontactlist?access_token=`` ``{user_id}``.
+
+    → ``{errcode: 0, errmsg: "ok", contact_list: [{open_id, role}]}``; errcode 1 (HTTP 200) when
+    the student has no contacts, errcode 1 (HTTP 404) when ``user_id`` is unknown to the client's
+    school (another school's students are unknown); 41001 / 40001 / 42001 for a missing /
+    invalid / expired token; 47001 for a malformed body.
+    """
+
+    authentication_classes = [AccessTokenAuthentication]
+    permission_classes = [IsApiClient]
+
+    class VoipContactListInputSerializer(serializers.Serializer):
+        user_id = StrictCharField(max_length=128)
+
+    @extend_schema(
+        request=VoipContactListInputSerializer,
+        responses={
+            200: wechat_schema(
+                "VoipContactList",
+                {
+                    "contact_list": inline_serializer(
+                        "VoipContactInfo",
+                        {"open_id": serializers.CharField(), "role": serializers.IntegerField()},
+                        many=True,
+                    ),
+                },
+            ),
+            400: WECHAT_ERROR,
+            401: WECHAT_ERROR,
+            404: WECHAT_ERROR,
+        },
+        tags=["wechat-compatible"],
+    )
+    def post(self, request):
+        data = self.VoipContactListInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        contact_list = voip_contact_list(school_id=request.user.school_id, user_id=data.validated_data["user_id"])
+        if contact_list is None:
+            raise NotFound("no such student", field="user_id", errcode=ErrCode.NO_CONTACT_LIST)
+        if not contact_list:
+            return wechat_response(ErrCode.NO_CONTACT_LIST, contact_list=[])
+        return wechat_response(contact_list=contact_list)

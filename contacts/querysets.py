@@ -1,0 +1,72 @@
+"""Query rules of the contacts app, each written once: contact order, live share links and claim codes.
+
+Every queryset here is school-scoped (``schools.querysets.SchoolScopedQuerySet``): a contact,
+share link, bind event or claim code reaches its school through its student, a parent through
+its contacts.
+"""
+
+from django.db.models import F, Q
+from django.utils import timezone
+
+from schools.querysets import SchoolScopedQuerySet, active_q
+
+# How a student's contacts are listed (getVoipBindContactList, getvoipcontactlist, the admin):
+# the admin contact first, then by binding time.
+CONTACT_LIST_ORDER = ("-role", "bound_at", "id")
+
+
+class ContactQuerySet(SchoolScopedQuerySet):
+    def of_active_students(self):
+        """Contacts of active students of active schools: the only ones a parent or device is served."""
+        return self.filter(active_q("student__"))
+
+    def in_list_order(self):
+        """Admin first, then by binding time (``CONTACT_LIST_ORDER``)."""
+        return self.order_by(*CONTACT_LIST_ORDER)
+
+    def in_call_order(self):
+        """Round-robin calling order (FAQ 1.5): the admin's ``call_order`` first, the rest in list order."""
+        return self.order_by(F("call_order").asc(nulls_last=True), *CONTACT_LIST_ORDER)
+
+
+class ShareLinkQuerySet(SchoolScopedQuerySet):
+    """A link's stored ``state`` is ``active`` until the sweep marks it expired or someone revokes it;
+    past ``expires_at`` it binds nobody, swept or not. Each state's rule is a ``Q`` (for filters and
+    aggregates) and a method."""
+
+    def usable_q(self, now=None) -> Q:
+        """Active and not past ``expires_at``: a link that binds."""
+        return Q(state=self.model.State.ACTIVE, expires_at__gt=now or timezone.now())
+
+    def expired_q(self, now=None) -> Q:
+        """Expired, swept or not yet swept."""
+        state = self.model.State
+        return Q(state=state.EXPIRED) | Q(state=state.ACTIVE, expires_at__lte=now or timezone.now())
+
+    def active(self):
+        """Links in state ``active`` (possibly past ``expires_at``, until the sweep runs): what revocation changes."""
+        return self.filter(state=self.model.State.ACTIVE)
+
+    def usable(self, now=None):
+        return self.filter(self.usable_q(now))
+
+    def past_expiry(self, now=None):
+        """Active links past ``expires_at``: what the sweep marks expired."""
+        return self.active().filter(expires_at__lte=now or timezone.now())
+
+    def expired(self, now=None):
+        return self.filter(self.expired_q(now))
+
+
+class ClaimCodeQuerySet(SchoolScopedQuerySet):
+    def live(self):
+        """Neither used nor revoked (possibly expired); PostgreSQL keeps one per student."""
+        return self.filter(used_at__isnull=True, revoked_at__isnull=True)
+
+    def usable(self, now=None):
+        """Live and not expired: the code a parent may enter."""
+        return self.live().filter(expires_at__gt=now or timezone.now())
+
+    def expired(self, now=None):
+        """Live but past ``expires_at``."""
+        return self.live().filter(expires_at__lte=now or timezone.now())

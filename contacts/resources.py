@@ -1,0 +1,127 @@
+"""The students' roster resource (``schools.roster``): import, export, and deactivating leavers.
+
+It lives with the contacts app because two of its rules are contacts': the export counts each
+student's contacts, and deactivating the students a whole-school roster no longer lists revokes
+their share links (``contacts.services.students.students_deactivate``). Registered for the
+``students`` kind when the app is ready, so background import jobs find it.
+
+Accepted column headers (case, spaces, ``_`` and ``-`` ignored) are ``header_aliases``.
+"""
+
+from typing import ClassVar
+
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy as _
+from import_export import widgets
+from import_export.fields import Field
+
+from contacts.models import Contact
+from contacts.services.students import students_deactivate
+from schools.models import Student
+from schools.roster.formats import TEXT, text_field
+from schools.roster.resources import SchoolRosterResource, in_batches, register
+
+
+@register
+class StudentResource(SchoolRosterResource):
+    """Students, upserted by ``user_id``; ``deactivate_missing`` deactivates the school's active
+    students the file does not list (graduates), revoking their share links, with an audit row."""
+
+    user_id = text_field("user_id")
+    name = text_field("name")
+    grade = text_field("grade")
+    class_name = text_field("class_name")
+    student_number = text_field("student_number")
+    avatar_url = text_field("avatar_url")
+    contacts = Field(column_name="contacts", readonly=True, widget=widgets.IntegerWidget())
+
+    kind = "students"
+    key_attrs = ("user_id",)
+    header_aliases: ClassVar = {
+        "user_id": ("userid", "用户ID", "刷脸ID", "人脸ID", "微信用户ID"),
+        "name": ("姓名", "学生姓名"),
+        "grade": ("年级",),
+        "class_name": ("class", "班级", "班级名称"),
+        "student_number": ("学号",),
+        "avatar_url": ("avatar", "头像", "头像URL", "头像链接"),
+    }
+    other_school_message = _("This user_id is a student of another school.")
+
+    class Meta:
+        model = Student
+        name = _("students")
+        fields = ("user_id", "name", "grade", "class_name", "student_number", "avatar_url", "contacts")
+        import_id_fields = ("user_id",)
+
+    def get_bulk_update_fields(self):
+        return [*super().get_bulk_update_fields(), "updated_at"]  # auto_now: set by write_updates' INSERT
+
+    def prefetch(self, keys):
+        user_ids = [k[0] for k in keys if k[0]]
+        found = []
+        for batch in in_batches(user_ids):
+            found += Student.objects.filter(user_id__in=batch)
+        return found
+
+    def prefetch_rules(self, dataset):
+        # student_number → user_id of the school's student holding it (PostgreSQL keeps them unique).
+        numbers = {TEXT.clean(v) for v in dataset["student_number"]} if "student_number" in dataset.headers else set()
+        numbers.discard("")
+        self.number_owner = {}
+        for batch in in_batches(numbers):
+            self.number_owner.update(
+                Student.objects.filter(school=self.school, student_number__in=batch).values_list(
+                    "student_number", "user_id"
+                )
+            )
+
+    def check_rules(self, instance):
+        number = instance.student_number
+        if number:
+            owner = self.number_owner.get(number)
+            if owner is not None and owner != instance.user_id:
+                return {
+                    "student_number": [
+                        _("Student number %(number)s is already used by %(user_id)s.")
+                        % {"number": number, "user_id": owner}
+                    ]
+                }
+            old = self.snapshots.get(instance.pk, {}).get("student_number")
+            if old and self.number_owner.get(old) == instance.user_id:
+                del self.number_owner[old]
+            self.number_owner[number] = instance.user_id
+        return {}
+
+    def missing_students(self):
+        present = {key[0] for key in self.seen}
+        rows = Student.objects.active().for_school(self.school.pk).values_list("pk", "user_id")
+        return [pk for pk, user_id in rows.iterator(chunk_size=5000) if user_id not in present]
+
+    def count_missing(self):
+        return len(self.missing_students()) if self.deactivate_missing and self.seen else 0
+
+    def finish(self):
+        if not self.deactivate_missing or not self.seen:  # an empty file never empties a school
+            return 0
+        reason = _("Missing from the imported roster %(file)s.") % {"file": self.import_kwargs.get("file_name") or ""}
+        return students_deactivate(
+            student_ids=self.missing_students(),
+            actor_user=self.import_kwargs.get("user"),
+            reason=reason,
+            data={"roster_import": self.import_kwargs.get("file_name") or ""},
+        )
+
+    def filter_export(self, queryset, **kwargs):
+        contacts = (
+            Contact.objects.filter(student=OuterRef("pk"))
+            .order_by()
+            .values("student")
+            .annotate(n=Count("pk"))
+            .values("n")
+        )
+        return queryset.annotate(contacts_count=Coalesce(Subquery(contacts, output_field=IntegerField()), Value(0)))
+
+    def dehydrate_contacts(self, student):
+        return getattr(student, "contacts_count", 0)
+

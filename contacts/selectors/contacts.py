@@ -1,0 +1,82 @@
+"""A parent's contacts and students, and a school's contact lists for its vendor (seed 003 §2.2)."""
+
+from django.db.models import Prefetch
+from django.utils.translation import gettext_lazy as _
+
+from contacts.models import Contact, Parent
+from core.errors import NotFound
+from core.validators import is_wechat_id
+from schools.models import Student
+
+
+def contact_access(*, parent: Parent, user_id: str) -> Contact:
+    """The caller's own contact row for the active student ``user_id``, with student, school and parent.
+
+    Raises ``NotFound`` (field ``user_id``) when the student is unknown, inactive, or the caller is
+    not its contact: all three answer alike (Zulip's access helpers).
+    """
+    contact = None
+    if is_wechat_id(user_id):
+        contact = (
+            Contact.objects.of_active_students()
+            .select_related("student__school", "parent")
+            .filter(parent=parent, student__user_id=user_id)
+            .first()
+        )
+    if contact is None:
+        raise NotFound(_("No such student among yours."), field="user_id")
+    return contact
+
+
+def contact_list_for_parent(*, parent: Parent, user_id: str) -> dict:
+    """getVoipBindContactList (seed 003 §2.2) → ``{user_id, is_ad, openid_list, contacts}``.
+
+    The admin sees every openid bound to the student, its own included; an ordinary contact only
+    its own. ``contacts`` adds role, relation and binding time for the same openids. Two queries.
+    """
+    own = contact_access(parent=parent, user_id=user_id)
+    if own.is_admin:
+        rows = list(Contact.objects.filter(student_id=own.student_id).select_related("parent").in_list_order())
+    else:
+        rows = [own]
+    return {
+        "user_id": own.student.user_id,
+        "is_ad": int(own.is_admin),
+        "openid_list": [c.parent.openid for c in rows],
+        "contacts": rows,
+    }
+
+
+def parent_students(*, parent: Parent) -> list[Contact]:
+    """The caller's contact rows of active students, with student and school; one query."""
+    return list(
+        Contact.objects.of_active_students()
+        .select_related("student__school")
+        .filter(parent=parent)
+        .order_by("student__name", "student_id")
+    )
+
+
+def voip_contact_list(*, school_id: int, user_id: str) -> list[dict] | None:
+    """getvoipcontactlist for one school's API client → ``[{open_id, role}]``, None for an unknown student.
+
+    A student of another school is unknown to the client (REFERENCE.md §5, seed 003 §2.2). Two queries.
+    """
+    student = (
+        Student.objects.active()
+        .for_school(school_id)
+        .filter(user_id=user_id)
+        .prefetch_related(Prefetch("contacts", queryset=Contact.objects.select_related("parent").in_list_order()))
+        .first()
+    )
+    if student is None:
+        return None
+    return [{"open_id": c.parent.openid, "role": c.role} for c in student.contacts.all()]
+
+
+def parent_school_ids(*, parent: Parent):
+    """The schools of ``parent``: where it is a contact of an active student (a subquery of school ids).
+
+    A parent may name only these schools' devices and groups (snTicket, authorizations).
+    """
+    return Contact.objects.of_active_students().filter(parent=parent).values("student__school_id")

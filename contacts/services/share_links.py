@@ -1,0 +1,80 @@
+"""Share links: what an admin contact shares so that other parents can bind (seed 003 §2.1).
+
+A link binds parents until it expires (school setting ``share_link_ttl``), is revoked, or its
+issuer stops being the student's admin. Its token (256 random bits) is shown once and stored
+as a SHA-256 digest.
+"""
+
+from collections import Counter
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from contacts.models import Parent, ShareLink
+from contacts.selectors.contacts import contact_access
+from core.errors import Forbidden
+from core.tokens import token_hash, token_new
+from schools.models import AuditLog
+from schools.services import audit_log_record
+
+
+@transaction.atomic
+def share_link_create(
+    *, parent: Parent, user_id: str, user_name: str = "", user_avatar: str = ""
+) -> tuple[ShareLink, str]:
+    """getBindContactPath (seed 003 §2.1): an admin-only link for other parents to bind.
+
+    Returns ``(link, token)``; the token is shown once. The link expires after the school's
+    ``share_link_ttl`` hours. Raises ``NotFound`` (field ``user_id``) when the caller is not a
+    contact of the student, ``Forbidden`` (code ``not_admin``) when it is not the admin.
+    """
+    own = contact_access(parent=parent, user_id=user_id)
+    if not own.is_admin:
+        raise Forbidden(_("Only the admin contact may share a binding link."), code="not_admin")
+    student = own.student
+    now = timezone.now()
+    raw = token_new()
+    link = ShareLink.objects.create(
+        token_hash=token_hash(raw),
+        student=student,
+        issued_by=parent,
+        user_name=user_name or student.name,
+        user_avatar=user_avatar or student.avatar_url,
+        created_at=now,
+        expires_at=now + timedelta(hours=student.school.share_link_ttl),
+    )
+    audit_log_record(
+        action=AuditLog.Action.SHARE_LINK_CREATED,
+        student=student,
+        actor_openid=parent.openid,
+        data={"share_link": link.pk},
+    )
+    return link, raw
+
+
+def share_links_expire(*, now: datetime | None = None) -> int:
+    """Mark active share links past ``expires_at`` as expired, in one UPDATE; returns how many.
+
+    Idempotent and safe when two runs overlap: the second finds nothing left to change.
+    Binding never depends on it (``share_link_bind`` compares ``expires_at`` itself).
+    """
+    return ShareLink.objects.past_expiry(now).update(state=ShareLink.State.EXPIRED)
+
+
+def share_links_revoke(*, student_ids, issued_by_id: int | None = None, now: datetime | None = None) -> Counter:
+    """Revoke the active share links of ``student_ids`` (only those ``issued_by_id`` issued, when given).
+
+    The one revocation rule: an admin handing over or losing its role, staff, deactivation.
+    Call inside the change's transaction, under the students' locks. Returns how many links of
+    each student were revoked (``Counter``: student id → links; ``sum(…values())`` for all).
+    """
+    links = ShareLink.objects.active().filter(student_id__in=list(student_ids))
+    if issued_by_id is not None:
+        links = links.filter(issued_by_id=issued_by_id)
+    revoked = Counter(dict(links.order_by().values("student_id").annotate(n=Count("id")).values_list("student_id", "n")))
+    if revoked:
+        links.update(state=ShareLink.State.REVOKED, revoked_at=now or timezone.now())
+    return revoked

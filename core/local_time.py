@@ -1,0 +1,33 @@
+"""The school's local day, from ``settings.TIME_ZONE`` (Asia/Shanghai) and nowhere else.
+
+Calls are counted per local day (daily minutes, usage report, dashboard): a call at 23:30 in
+Beijing belongs to that day, not to the UTC day.
+"""
+from datetime import date, datetime, time, tzinfo
+
+from django.utils import timezone
+
+
+def local_tz() -> tzinfo:
+    """The portal's time zone (``TIME_ZONE``)."""
+    return timezone.get_default_timezone()
+
+
+def local_today(now: datetime | None = None) -> date:
+    """The local date of ``now`` (default: the current time)."""
+    return timezone.localdate(now or timezone.now(), local_tz())
+
+
+def local_midnight(day: date) -> datetime:
+    """The aware datetime at which the local ``day`` begins."""
+    return datetime.combine(day, time.min, tzinfo=local_tz())
+
+
+def local_day_start(moment: datetime) -> datetime:
+    """The local midnight that begins the day of ``moment``."""
+    return local_midnight(local_today(moment))
+
+
+def local_now(now: datetime | None = None) -> datetime:
+    """``now`` (default: the current time) in the portal's time zone."""
+    return timezone.localtime(now or timezone.now(), local_tz())

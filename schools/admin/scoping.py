@@ -1,0 +1,116 @@
+"""Tenant scoping of the admin: every ModelAdmin, inline and list filter of a school's rows.
+
+Built on ``schools.tenancy`` (who sees which school) and the models' ``school_path``
+(``schools.querysets``): a staff user with a ``StaffMembership`` sees only its school's rows,
+superusers see all. ``portal/tests/test_multitenancy.py`` walks every registered admin and
+fails on anything that shows another school's rows.
+"""
+from django.contrib import admin
+from django.contrib.admin.utils import get_fields_from_path
+from django.http import Http404
+from django.utils.translation import gettext_lazy as _
+
+from schools.tenancy import ALL_SCHOOLS, scoped, staff_is_viewer, staff_school_id, staff_scoped
+
+
+def _is_school_scoped(model) -> bool:
+    return hasattr(model, "school_path")
+
+
+class SchoolScopedRelatedFilter(admin.RelatedFieldListFilter):
+    """A related-object filter that offers only the objects of the staff user's school."""
+
+    def field_choices(self, field, request, model_admin):
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        related = field.related_model
+        if not _is_school_scoped(related):
+            return field.get_choices(include_blank=False, ordering=ordering)
+        choices = staff_scoped(related._default_manager.all(), request.user)
+        if ordering:
+            choices = choices.order_by(*ordering)
+        return [(obj.pk, str(obj)) for obj in choices]
+
+
+class SchoolScopedValuesFilter(admin.AllValuesFieldListFilter):
+    """A values filter across a relation (``student__grade``): the values of the own school's rows.
+
+    Django takes these values from every row of the related model, whatever the admin's queryset.
+    """
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        values = staff_scoped(model_admin.model._default_manager.all(), request.user)
+        self.lookup_choices = values.distinct().order_by(field_path).values_list(field_path, flat=True)
+
+
+def scoped_list_filter(model, entry):
+    """A ``list_filter`` entry with its choices scoped: related objects, and values across relations."""
+    if not isinstance(entry, str):
+        return entry
+    field = get_fields_from_path(model, entry)[-1]
+    if field.is_relation and field.many_to_one:
+        return (entry, SchoolScopedRelatedFilter)
+    if "__" in entry and not field.choices and not field.get_internal_type().endswith(("BooleanField", "DateTimeField", "DateField")):
+        return (entry, SchoolScopedValuesFilter)
+    return entry
+
+
+class SchoolScopedAdmin(admin.ModelAdmin):
+    """The ModelAdmin of every school's rows (the model declares ``school_path``).
+
+    For a staff user with a ``StaffMembership`` (superusers see all schools) it scopes the
+    changelist, change/delete/history views (another school's row answers 404), foreign-key and
+    many-to-many choices, list filters, autocomplete (through ``get_queryset``), actions (they
+    receive the scoped queryset) and saves (a row cannot be put into another school). Read-only
+    viewers get view permission only.
+    """
+
+    def get_queryset(self, request):
+        return staff_scoped(super().get_queryset(request), request.user)
+
+    def get_object(self, request, object_id, from_field=None):
+        obj = super().get_object(request, object_id, from_field)
+        if obj is None:
+            raise Http404(_("No such object in your school."))
+        return obj
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        kwargs["queryset"] = self._scoped_choices(db_field, request, kwargs.get("queryset"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        kwargs["queryset"] = self._scoped_choices(db_field, request, kwargs.get("queryset"))
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def _scoped_choices(self, db_field, request, queryset):
+        related = db_field.related_model
+        queryset = queryset if queryset is not None else related._default_manager.all()
+        return staff_scoped(queryset, request.user) if _is_school_scoped(related) else queryset
+
+    def get_list_filter(self, request):
+        return [scoped_list_filter(self.model, entry) for entry in super().get_list_filter(request)]
+
+    def save_model(self, request, obj, form, change):
+        school_id = staff_school_id(request.user)
+        if school_id is not ALL_SCHOOLS and self.model.school_path == "school":
+            obj.school_id = school_id  # staff cannot put a row into another school
+        super().save_model(request, obj, form, change)
+
+    def has_add_permission(self, request, *args):
+        return not staff_is_viewer(request.user) and super().has_add_permission(request, *args)
+
+    def has_change_permission(self, request, obj=None):
+        return not staff_is_viewer(request.user) and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return not staff_is_viewer(request.user) and super().has_delete_permission(request, obj)
+
+
+class SchoolScopedInline(admin.TabularInline):
+    """An inline of a school's rows: its queryset is scoped like the admins' (a parent bound in
+    two schools shows each school's staff only its own contacts)."""
+
+    def get_queryset(self, request):
+        return staff_scoped(super().get_queryset(request), request.user)
+
+

@@ -1,0 +1,46 @@
+"""The student's page: its roster fields and its audit trail.
+
+``contacts.admin.students`` extends this admin with the student's contacts, the staff actions,
+claim codes and the roster import and export (their rules are the contacts app's).
+"""
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from schools.admin.scoping import SchoolScopedAdmin, SchoolScopedInline
+from schools.models import AuditLog, Student
+
+
+class StudentAuditInline(SchoolScopedInline):
+    """The student's audit trail: who changed what, when and why."""
+
+    model = AuditLog
+    fk_name = "student"
+    fields = ["created_at", "action", "actor_user", "actor_openid", "reason", "data"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["-created_at", "-id"]
+    verbose_name_plural = _("audit records")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor_user")
+
+
+@admin.register(Student)
+class StudentAdmin(SchoolScopedAdmin):
+    """A student's roster fields and its audit trail."""
+
+    list_display = ["name", "user_id", "school", "grade", "class_name", "student_number", "is_active"]
+    list_filter = ["school", "is_active", "grade", "class_name"]
+    search_fields = ["user_id", "name", "student_number"]
+    list_select_related = ["school"]
+    show_full_result_count = False
+    list_per_page = 50
+    inlines = [StudentAuditInline]
