@@ -12,6 +12,9 @@ from rest_framework.test import APIClient
 
 from contacts.services.parents import parent_login
 from core.tests.fake_wechat import FakeWeChat
+from schools.services import api_client_create
+from schools.tests.factories import SchoolFactory
+from schools.tests.vendor import get_token
 
 
 def pytest_collection_modifyitems(config, items):
@@ -70,3 +73,22 @@ def parent_api(fake_wechat):
         return client
 
     return make
+
+
+@pytest.fixture
+def school():
+    """A school (``SchoolFactory``)."""
+    return SchoolFactory()
+
+
+@pytest.fixture
+def vendor(school):
+    """``(client, secret)``: a device vendor's API client of ``school`` and its secret."""
+    return api_client_create(school=school, name="Campus phones Ltd")
+
+
+@pytest.fixture
+def access_token(api, vendor):
+    """An ``access_token`` of ``vendor``, from ``GET /cgi-bin/token``."""
+    client, secret = vendor
+    return get_token(api, client.appid, secret).json()["access_token"]

@@ -7,21 +7,17 @@ Services never build HTTP responses: they raise one of these, and every API fail
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 
-from core.wechat.errcodes import ErrCode
-
 
 class ApplicationError(Exception):
     """A request the domain refuses (HTTP 400 unless a subclass says otherwise).
 
-    ``message`` defaults to the errcode's errmsg when only ``errcode`` is given.
+    Without a ``message``, a WeChat-compatible endpoint answers the errcode's own errmsg.
     """
 
     status_code = status.HTTP_400_BAD_REQUEST
     default_code = "invalid"
 
-    def __init__(self, message=None, *, field: str | None = None, code: str | None = None, errcode: int | None = None):
-        if message is None:
-            message = ErrCode(errcode).errmsg if errcode is not None else ""
+    def __init__(self, message="", *, field: str | None = None, code: str | None = None, errcode: int | None = None):
         super().__init__(str(message))
         self.message = message
         self.field = field

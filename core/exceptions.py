@@ -51,7 +51,8 @@ def _wechat_error(exc) -> tuple[int, str]:
 
 
 def _application_error(exc: ApplicationError, *, wechat: bool) -> Response:
-    detail = _with_field(exc.field, exc.message)
+    message = exc.message or (ErrCode(exc.errcode).errmsg if exc.errcode is not None else "")
+    detail = _with_field(exc.field, message)
     if wechat:
         errcode = exc.errcode if exc.errcode is not None else ERRCODE_BY_STATUS.get(exc.status_code, ErrCode.BUSY)
         return Response(envelope(errcode, detail), status=exc.status_code)

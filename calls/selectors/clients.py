@@ -18,7 +18,7 @@ def device_get_for_client(*, school_id: int, sn: str, model_id: str, active: boo
         devices = Device.objects.for_school(school_id).select_related("group").filter(sn=sn, model_id=model_id)
         device = (devices.active() if active else devices).first()
     if device is None:
-        raise NotFound(ErrCode.UNKNOWN_DEVICE.errmsg, field="sn", errcode=ErrCode.UNKNOWN_DEVICE)
+        raise NotFound(field="sn", errcode=ErrCode.UNKNOWN_DEVICE)
     return device
 
 
@@ -31,5 +31,5 @@ def student_get_for_client(*, school_id: int, user_id: str, active: bool = True)
         students = Student.objects.for_school(school_id).select_related("school__call_policy", "call_policy")
         student = (students.active() if active else students).filter(user_id=user_id).first()
     if student is None:
-        raise NotFound(ErrCode.UNKNOWN_STUDENT.errmsg, field="user_id", errcode=ErrCode.UNKNOWN_STUDENT)
+        raise NotFound(field="user_id", errcode=ErrCode.UNKNOWN_STUDENT)
     return student

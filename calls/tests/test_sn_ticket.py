@@ -4,7 +4,6 @@ WeChat is a real local HTTP server (``fake_wechat``): the portal fetches its own
 from ``/cgi-bin/token``, keeps it in the cache, and asks ``/wxa/getsnticket`` with it.
 """
 
-import threading
 import time
 from types import SimpleNamespace
 
@@ -15,7 +14,6 @@ from django.core.cache.backends import locmem
 
 from contacts.models import Contact
 from contacts.tests.factories import ContactFactory
-from core.wechat.client import WeChatClient, WeChatUnavailable
 from schools.tests.factories import DeviceFactory, SchoolFactory, StudentFactory
 
 TOKEN = "/cgi-bin/token"
@@ -321,43 +319,3 @@ def test_without_bearer_token_answers_401(world, api):
 
     assert response.status_code == 401, response.content
     assert wechat_calls(world.fake) == []
-
-
-# --- The access_token refresh: one caller at a time -------------------------------------------
-
-
-def test_concurrent_callers_share_one_token_refresh(fake_wechat):
-    fake_wechat.token_delay = 0.5
-    callers = 8
-    barrier = threading.Barrier(callers)
-    tokens, errors = [], []
-
-    def call():
-        barrier.wait()
-        try:
-            tokens.append(WeChatClient.from_settings().access_token())
-        except Exception as exc:  # noqa: BLE001 — reported by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=call) for _ in range(callers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
-
-    assert errors == []
-    assert tokens == ["fake-token-1"] * callers
-    assert fake_wechat.paths().count(TOKEN) == 1
-    assert fake_wechat.tokens_issued == 1
-
-
-def test_caller_waiting_for_another_refresh_gives_up_after_the_timeout(fake_wechat, settings):
-    settings.WECHAT_TIMEOUT = 0.3
-    cache.add(f"{TOKEN_KEY}:lock", "another-worker", timeout=30)  # a refresh that never finishes
-
-    started = time.monotonic()
-    with pytest.raises(WeChatUnavailable):
-        WeChatClient.from_settings().access_token()
-
-    assert 0.3 <= time.monotonic() - started < 2
-    assert fake_wechat.requests == []

@@ -1,4 +1,4 @@
-"""The expiry task in a real Celery worker consuming from Redis, and as beat schedules it."""
+"""The Celery app: beat schedules every periodic task, and a task runs in a real worker consuming from Redis."""
 
 import os
 import socket
@@ -12,9 +12,10 @@ from django.utils import timezone
 
 from contacts.models import Contact, ShareLink
 from contacts.services.share_links import share_link_create
-from contacts.tasks import expire_share_links
+from contacts.tasks import expire_share_links, purge_expired_tokens
 from contacts.tests.factories import ContactFactory
 from portal.celery import app
+from schools.tasks import purge_expired_api_tokens
 from schools.tests.factories import StudentFactory
 
 
@@ -34,6 +35,13 @@ def test_beat_schedules_the_expiry_task_every_minute():
     assert entry["task"] == expire_share_links.name
     assert entry["schedule"].minute == set(range(60))
     assert expire_share_links.name in app.tasks
+
+
+def test_beat_purges_parent_and_vendor_tokens_hourly_each_with_its_apps_task():
+    schedule = {entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    for task in (purge_expired_tokens, purge_expired_api_tokens):
+        assert task.name in app.tasks and task.name in schedule
+        assert len(schedule[task.name].minute) == 1 and schedule[task.name].hour == set(range(24))
 
 
 @pytest.mark.postgres

@@ -1,8 +1,5 @@
-"""The WeChat-compatible server API for device vendors (REFERENCE.md §5, seed 003 §2.2).
-
-``GET /cgi-bin/token`` and ``POST /wxa/business/getvoipcontactlist``: every error answers
-WeChat's ``{errcode, errmsg}`` with a 4xx status.
-"""
+"""``POST /wxa/business/getvoipcontactlist`` for device vendors' backends (seed 003 §2.2, REFERENCE.md §5):
+``?access_token=`` authentication and the answers; every error answers ``{errcode, errmsg}`` with a 4xx status."""
 
 import json
 from datetime import timedelta
@@ -15,165 +12,16 @@ from contacts.models import Contact
 from contacts.tests.factories import ContactFactory, ParentFactory
 from core.tokens import token_hash
 from schools.models import ApiAccessToken
-from schools.services import api_client_create, api_client_issue_secret
 from schools.tests.factories import SchoolFactory, StudentFactory
+from schools.tests.vendor import assert_wechat_error
 
 pytestmark = pytest.mark.django_db
 
-TOKEN = "/cgi-bin/token"
 CONTACTS = "/wxa/business/getvoipcontactlist"
-
-
-@pytest.fixture
-def school():
-    return SchoolFactory()
-
-
-@pytest.fixture
-def vendor(school):
-    client, secret = api_client_create(school=school, name="Campus phones Ltd")
-    return client, secret
-
-
-def get_token(api, appid, secret, grant_type="client_credential"):
-    params = {"grant_type": grant_type, "appid": appid, "secret": secret}
-    return api.get(TOKEN, {k: v for k, v in params.items() if v is not None})
-
-
-@pytest.fixture
-def access_token(api, vendor):
-    client, secret = vendor
-    return get_token(api, client.appid, secret).json()["access_token"]
-
-
-def assert_wechat_error(response, errcode, status):
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"errcode", "errmsg"}, body
-    assert body["errcode"] == errcode, body
-    assert isinstance(body["errmsg"], str) and body["errmsg"]
-    return body
 
 
 def post_contacts(api, token, body):
     return api.post(f"{CONTACTS}?access_token={token}", body, format="json")
-
-
-# --- GET /cgi-bin/token ----------------------------------------------------------------------
-
-
-def test_token_success_returns_access_token_and_7200(api, vendor):
-    client, secret = vendor
-
-    response = get_token(api, client.appid, secret)
-
-    assert response.status_code == 200, response.content
-    body = response.json()
-    assert set(body) == {"access_token", "expires_in"}
-    assert body["expires_in"] == 7200
-    stored = ApiAccessToken.objects.get(client=client)
-    assert stored.token_hash == token_hash(body["access_token"])
-    assert not ApiAccessToken.objects.filter(token_hash=body["access_token"]).exists()
-    assert abs(stored.expires_at - (timezone.now() + timedelta(seconds=7200))) < timedelta(minutes=1)
-
-
-def test_secret_is_stored_only_as_a_digest(vendor):
-    client, secret = vendor
-
-    client.refresh_from_db()
-
-    assert client.secret_hash == token_hash(secret)
-    assert secret not in repr(client.__dict__)
-
-
-def test_each_token_request_issues_a_distinct_valid_token(api, vendor):
-    client, secret = vendor
-
-    first = get_token(api, client.appid, secret).json()["access_token"]
-    second = get_token(api, client.appid, secret).json()["access_token"]
-
-    assert first != second
-    assert ApiAccessToken.objects.filter(client=client).count() == 2
-
-
-@pytest.mark.parametrize(
-    "grant_type", ["authorization_code", "", "CLIENT_CREDENTIAL", None], ids=["other", "empty", "case", "missing"]
-)
-def test_wrong_grant_type_is_40002(api, vendor, grant_type):
-    client, secret = vendor
-
-    assert_wechat_error(get_token(api, client.appid, secret, grant_type=grant_type), 40002, 400)
-    assert not ApiAccessToken.objects.exists()
-
-
-@pytest.mark.parametrize("appid", [None, ""], ids=["absent", "empty"])
-def test_missing_appid_is_41002(api, vendor, appid):
-    _client, secret = vendor
-
-    assert_wechat_error(get_token(api, appid, secret), 41002, 400)
-    assert not ApiAccessToken.objects.exists()
-
-
-@pytest.mark.parametrize("secret", [None, ""], ids=["absent", "empty"])
-def test_missing_secret_is_41004(api, vendor, secret):
-    client, _secret = vendor
-
-    assert_wechat_error(get_token(api, client.appid, secret), 41004, 400)
-    assert not ApiAccessToken.objects.exists()
-
-
-@pytest.mark.parametrize("appid", ["wx0000000000000000", "x" * 500, "wx\x00nul"], ids=["unknown", "long", "nul-byte"])
-def test_unknown_appid_is_40013(api, vendor, appid):
-    _client, secret = vendor
-
-    assert_wechat_error(get_token(api, appid, secret), 40013, 401)
-    assert not ApiAccessToken.objects.exists()
-
-
-def test_wrong_secret_is_40001(api, vendor):
-    client, secret = vendor
-
-    assert_wechat_error(get_token(api, client.appid, secret + "x"), 40001, 401)
-    assert_wechat_error(get_token(api, client.appid, token_hash(secret)), 40001, 401)
-    assert not ApiAccessToken.objects.exists()
-
-
-def test_secret_of_another_client_is_40001(api, vendor, school):
-    client, _secret = vendor
-    _other, other_secret = api_client_create(school=school, name="Another vendor")
-
-    assert_wechat_error(get_token(api, client.appid, other_secret), 40001, 401)
-
-
-def test_inactive_client_is_40013(api, vendor):
-    client, secret = vendor
-    client.is_active = False
-    client.save(update_fields=["is_active"])
-
-    assert_wechat_error(get_token(api, client.appid, secret), 40013, 401)
-    assert not ApiAccessToken.objects.exists()
-
-
-def test_client_of_an_inactive_school_is_40013(api, vendor, school):
-    client, secret = vendor
-    school.is_active = False
-    school.save(update_fields=["is_active"])
-
-    assert_wechat_error(get_token(api, client.appid, secret), 40013, 401)
-
-
-def test_reissued_secret_replaces_the_old_one_and_its_tokens(api, vendor):
-    client, old_secret = vendor
-    old_token = get_token(api, client.appid, old_secret).json()["access_token"]
-
-    new_secret = api_client_issue_secret(client=client)
-
-    assert new_secret != old_secret
-    assert_wechat_error(get_token(api, client.appid, old_secret), 40001, 401)
-    assert_wechat_error(post_contacts(api, old_token, {"user_id": "any"}), 40001, 401)
-    response = get_token(api, client.appid, new_secret)
-    assert response.status_code == 200, response.content
-    assert response.json()["expires_in"] == 7200
 
 
 # --- POST /wxa/business/getvoipcontactlist: authentication -----------------------------------

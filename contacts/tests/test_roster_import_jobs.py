@@ -14,7 +14,7 @@ from schools.tests.factories import (
     StaffMembershipFactory,
     StudentFactory,
 )
-from schools.tests.test_import_export import csv_file, preview, student_row
+from schools.tests.roster import csv_file, preview, student_row
 
 pytestmark = pytest.mark.django_db
 

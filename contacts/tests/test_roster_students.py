@@ -1,4 +1,4 @@
-"""Roster import and export in the admin (issue 4 §3), as a staff user of school A."""
+"""Roster import and export of students in the admin (issue 4 §3, ``contacts.resources``), as staff of school A."""
 
 import csv
 import io
@@ -7,7 +7,7 @@ from datetime import timedelta
 import openpyxl
 import pytest
 from django.contrib import messages
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -16,86 +16,30 @@ from django.utils import timezone
 
 from contacts.models import ShareLink
 from contacts.tests.factories import ContactFactory
-from schools.models import AuditLog, Device, DeviceGroup, StaffMembership, Student
-from schools.roster.resources import resource_for
-from schools.tests.factories import (
-    DeviceFactory,
-    DeviceGroupFactory,
-    SchoolFactory,
-    StaffMembershipFactory,
-    StudentFactory,
+from schools.models import AuditLog, StaffMembership, Student
+from schools.tests.factories import StudentFactory
+from schools.tests.roster import (
+    HEADERS,
+    XLSX,
+    confirm,
+    csv_file,
+    export,
+    import_file,
+    preview,
+    roster_world,
+    student_row,
+    xlsx_file,
 )
 
 pytestmark = pytest.mark.django_db
 
-CSV, XLSX = "0", "1"  # indexes of the import and export formats
-HEADERS = ["user_id", "name", "grade", "class_name", "student_number", "avatar_url"]
 
-
-def csv_file(rows, headers=HEADERS, name="roster.csv", encoding="utf-8"):
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(headers)
-    writer.writerows(rows)
-    return SimpleUploadedFile(name, out.getvalue().encode(encoding), content_type="text/csv")
-
-
-def xlsx_file(rows, headers=HEADERS, name="roster.xlsx"):
-    book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.append(headers)
-    for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return SimpleUploadedFile(name, out.getvalue())
-
-
-def student_row(n, name=None, **overrides):
-    row = {
-        "user_id": f"wxfp_import_{n:04d}",
-        "name": name or f"学生{n}",
-        "grade": "三年级",
-        "class_name": "三年级2班",
-        "student_number": f"2024{n:04d}",
-        "avatar_url": "",
-    }
-    row.update(overrides)
-    return [row[h] for h in HEADERS]
+STUDENTS = "schools_student"
 
 
 @pytest.fixture
 def world(client):
-    a, b = SchoolFactory(name="甲校"), SchoolFactory(name="乙校")
-    staff = StaffMembershipFactory(school=a)
-    staff.user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=["schools", "contacts"]))
-    client.force_login(staff.user)
-    return {"a": a, "b": b, "staff": staff, "client": client}
-
-
-def preview(client, model, upload, fmt=CSV, **data):
-    return client.post(
-        reverse(f"admin:{model}_import"), {"import_file": upload, "format": fmt, "resource": "0", **data}
-    )
-
-
-def confirm(client, model, response):
-    form = response.context["confirm_form"]
-    data = {key: "" if value is None else str(value) for key, value in form.initial.items()}
-    return client.post(reverse(f"admin:{model}_process_import"), data)
-
-
-def import_file(client, model, upload, fmt=CSV, **data):
-    response = preview(client, model, upload, fmt, **data)
-    assert response.status_code == 200
-    result = response.context["result"]
-    assert not result.has_errors() and not result.has_validation_errors(), result.invalid_rows
-    done = confirm(client, model, response)
-    assert done.status_code == 302, done
-    return result
-
-
-STUDENTS = "schools_student"
+    return roster_world(client)
 
 
 def test_preview_shows_the_row_error_and_writes_nothing(world):
@@ -217,18 +161,6 @@ def test_csv_saved_by_excel_on_chinese_windows_imports(world):
     assert Student.objects.get().name == "欧阳子涵"
 
 
-def export(client, model, fmt=CSV):
-    """POST the admin's export form with every column ticked."""
-    resource = resource_for(
-        {"schools_student": "students", "schools_device": "devices", "schools_devicegroup": "groups"}[model]
-    )
-    fields = {f"{resource.__name__.lower()}_{name}": "on" for name in resource().get_export_order()}
-    data = {"format": fmt, "resource": "0", **fields}
-    response = client.post(reverse(f"admin:{model}_export"), data)
-    assert response.status_code == 200, response.content[:500]
-    return response
-
-
 def test_export_has_the_columns_the_contacts_and_escapes_formulae(world):
     mine = StudentFactory(school=world["a"], name='=HYPERLINK("http://evil.example","点我")', student_number="-1")
     ContactFactory(student=mine, role=1)
@@ -299,87 +231,3 @@ def test_staff_cannot_import_into_another_school_by_posting_one(world):
     data["school"] = str(world["b"].pk)
     world["client"].post(reverse("admin:schools_student_process_import"), data)
     assert Student.objects.get().school == world["a"]
-
-
-# --------------------------------------------------------------------------- devices and groups
-
-
-def test_groups_then_devices_import_with_the_device_rules(world):
-    client = world["client"]
-    groups = [["grp_a_teach", "教学楼", "校园电话"], ["grp_a_dorm", "宿舍楼", "宿舍电话"]]
-    import_file(client, "schools_devicegroup", csv_file(groups, ["group_id", "group_name", "model_type"]))
-    assert DeviceGroup.objects.filter(school=world["a"]).count() == 2
-    DeviceGroup.objects.filter(group_id="grp_a_teach").update(capacity=2)
-    DeviceGroupFactory(school=world["b"], group_id="grp_b")
-    DeviceFactory(school=world["b"], sn="B-0001")
-
-    headers = ["sn", "model_id", "device_name", "model_type", "group_id", "location"]
-    rows = [
-        ["A-0001", "mdl", "一楼东", "校园电话", "grp_a_teach", "一层"],
-        ["A 0002", "mdl", "一楼西", "校园电话", "", ""],  # sn with a space
-        ["A-0003", "mdl", "这个名字有十四个字符长度超过十三", "校园电话", "", ""],
-        ["A-0004", "mdl", "二楼", "校园电话", "grp_a_dorm", ""],  # wrong type
-        ["A-0005", "mdl", "三楼", "校园电话", "grp_b", ""],  # another school's group
-        ["A-0006", "mdl", "四楼", "校园电话", "grp_a_teach", ""],
-        ["A-0007", "mdl", "五楼", "校园电话", "grp_a_teach", ""],  # the group's third: full
-        ["B-0001", "mdl_campusphone_v2", "抢", "校园电话", "", ""],  # another school's device
-    ]
-    result = preview(client, "schools_device", csv_file(rows, headers)).context["result"]
-    errors = {row.number: set(row.field_specific_errors) for row in result.invalid_rows}
-    assert errors == {2: {"sn"}, 3: {"device_name"}, 4: {"group"}, 5: {"group"}, 7: {"group"}, 8: {"sn"}}
-    assert not Device.objects.filter(school=world["a"]).exists()
-
-    import_file(client, "schools_device", csv_file([rows[0], rows[5]], headers))
-    assert set(Device.objects.filter(group__group_id="grp_a_teach").values_list("sn", flat=True)) == {
-        "A-0001",
-        "A-0006",
-    }
-    # Moving one device out makes room for another, within one file.
-    rows = [
-        ["A-0001", "mdl", "一楼东", "校园电话", "", "一层"],
-        ["A-0007", "mdl", "五楼", "校园电话", "grp_a_teach", ""],
-    ]
-    import_file(client, "schools_device", csv_file(rows, headers))
-    assert set(Device.objects.filter(group__group_id="grp_a_teach").values_list("sn", flat=True)) == {
-        "A-0006",
-        "A-0007",
-    }
-
-
-def test_a_group_name_is_fixed_once_created(world):
-    DeviceGroupFactory(school=world["a"], group_id="grp_a", name="教学楼", model_type="校园电话")
-    rows = [["grp_a", "新名字", "校园电话"], ["grp_new", "新楼", "校园电话"]]
-    result = preview(
-        world["client"], "schools_devicegroup", csv_file(rows, ["group_id", "name", "model_type"])
-    ).context["result"]
-    [invalid] = result.invalid_rows
-    assert invalid.number == 1 and list(invalid.field_specific_errors) == ["name"]
-
-
-def test_demo_devices_file_imports(world):
-    from schools.demo.loader import DEMO_DIR
-
-    data = (DEMO_DIR / "devices.csv").read_bytes()
-    import_file(world["client"], "schools_devicegroup", SimpleUploadedFile("devices.csv", _groups_of(data)))
-    import_file(world["client"], "schools_device", SimpleUploadedFile("devices.csv", data))
-    assert Device.objects.filter(school=world["a"]).count() == 26
-    assert Device.objects.filter(school=world["a"], group__isnull=False).count() == 24
-
-
-def _groups_of(devices_csv: bytes) -> bytes:
-    rows = list(csv.DictReader(io.StringIO(devices_csv.decode())))
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["group_id", "group_name", "model_type"])
-    for group_id in dict.fromkeys(r["group_id"] for r in rows if r["group_id"]):
-        row = next(r for r in rows if r["group_id"] == group_id)
-        writer.writerow([group_id, row["group_name"], row["model_type"]])
-    return out.getvalue().encode()
-
-
-def test_device_export_scoped_with_group_ids(world):
-    group = DeviceGroupFactory(school=world["a"], group_id="grp_export")
-    DeviceFactory(school=world["a"], group=group, sn="EXP-1", location="@操场")
-    DeviceFactory(school=world["b"], sn="OTHER-1")
-    rows = list(csv.DictReader(io.StringIO(export(world["client"], "schools_device").content.decode("utf-8-sig"))))
-    assert [(r["sn"], r["group"], r["location"]) for r in rows] == [("EXP-1", "grp_export", "'@操场")]
