@@ -15,15 +15,15 @@ it only adds the calls whose time has come since).
 
 import hashlib
 import random
-from datetime import date, datetime, time, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import transaction
-from django.db.models import Min, Max
+from django.db.models import Max, Min
 from django.utils import timezone
 
+from calls.services.authorizations import authorization_history
 from contacts.models import Contact, Parent
-from core.local_time import local_today, local_tz
+from core.local_time import local_at, local_today
 from schools.demo.loader import DEMO_SCHOOL_CODE
 from schools.models import Device, DeviceGroup, School, Student
 
@@ -129,38 +129,24 @@ def _ensure_authorizations(parents: list[Parent], groups: list[DeviceGroup], now
     existing = set(
         DeviceAuthorization.objects.filter(parent__in=parents, group__in=groups).values_list("parent_id", "group_id")
     )
-    missing = [(p, g) for p in parents for g in groups if (p.pk, g.pk) not in existing]
-    DeviceAuthorization.objects.bulk_create(
-        [
-            DeviceAuthorization(
-                parent=p,
-                group=g,
-                status=AuthorizationStatus.AUTHORIZED,
-                source=AuthorizationSource.REQUEST,
-                updated_at=now,
-            )
-            for p, g in missing
-        ],
-        ignore_conflicts=True,
-    )
+    missing = [
+        DeviceAuthorization(
+            parent=p, group=g, status=AuthorizationStatus.AUTHORIZED, source=AuthorizationSource.REQUEST, updated_at=now
+        )
+        for p in parents
+        for g in groups
+        if (p.pk, g.pk) not in existing
+    ]
+    DeviceAuthorization.objects.bulk_create(missing, ignore_conflicts=True)
     DeviceAuthorizationHistory.objects.bulk_create(
-        [
-            DeviceAuthorizationHistory(
-                parent=p,
-                group=g,
-                status=AuthorizationStatus.AUTHORIZED,
-                source=AuthorizationSource.REQUEST,
-                created_at=now,
-            )
-            for p, g in missing
-        ]
+        [authorization_history(record, source=AuthorizationSource.REQUEST, now=now) for record in missing]
     )
     return len(missing)
 
 
 def _event(at: datetime, data: dict | None = None, keep_time: int | None = None) -> dict:
     """An event as ``call_event_ingest`` stores it (received_at in UTC, like ``timezone.now()``)."""
-    return {"data": data or {}, "received_at": at.astimezone(dt_timezone.utc).isoformat(), "keep_time": keep_time}
+    return {"data": data or {}, "received_at": at.astimezone(UTC).isoformat(), "keep_time": keep_time}
 
 
 def _call(
@@ -248,7 +234,7 @@ def _calls_of_day(
     calls = []
     for n in range(1, count + 1):
         window = rng.choices(todays, weights=minutes)[0]
-        start = datetime.combine(day, window.start_time, tzinfo=local_tz())
+        start = local_at(day, window.start_time)
         length = int(
             (datetime.combine(day, window.end_time) - datetime.combine(day, window.start_time)).total_seconds()
         )

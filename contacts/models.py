@@ -12,9 +12,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from contacts.querysets import CONTACT_LIST_ORDER, ClaimCodeQuerySet, ContactQuerySet, ShareLinkQuerySet
+from core.validators import wechat_id_validator
 from schools.models import Student
 from schools.querysets import SchoolScopedQuerySet
-from core.validators import wechat_id_validator
 
 
 class Parent(models.Model):

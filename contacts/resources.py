@@ -57,13 +57,6 @@ class StudentResource(SchoolRosterResource):
     def get_bulk_update_fields(self):
         return [*super().get_bulk_update_fields(), "updated_at"]  # auto_now: set by write_updates' INSERT
 
-    def prefetch(self, keys):
-        user_ids = [k[0] for k in keys if k[0]]
-        found = []
-        for batch in in_batches(user_ids):
-            found += Student.objects.filter(user_id__in=batch)
-        return found
-
     def prefetch_rules(self, dataset):
         # student_number → user_id of the school's student holding it (PostgreSQL keeps them unique).
         numbers = {TEXT.clean(v) for v in dataset["student_number"]} if "student_number" in dataset.headers else set()
@@ -124,4 +117,3 @@ class StudentResource(SchoolRosterResource):
 
     def dehydrate_contacts(self, student):
         return getattr(student, "contacts_count", 0)
-

@@ -4,6 +4,7 @@ Services never build HTTP responses: they raise one of these, and every API fail
 ``field`` names the input at fault; ``errcode`` is what a WeChat-compatible endpoint answers
 (``core.wechat.errcodes``; without one, the handler picks it from the HTTP status).
 """
+
 from django.utils.translation import gettext_lazy as _
 from rest_framework import status
 
@@ -17,7 +18,10 @@ class ApplicationError(Exception):
     status_code = status.HTTP_400_BAD_REQUEST
     default_code = "invalid"
 
+    default_message = ""
+
     def __init__(self, message="", *, field: str | None = None, code: str | None = None, errcode: int | None = None):
+        message = message or self.default_message
         super().__init__(str(message))
         self.message = message
         self.field = field
@@ -59,9 +63,7 @@ class UpstreamUnavailable(ApplicationError):
 
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_code = "upstream_unavailable"
-
-    def __init__(self, message=_("WeChat is busy or unreachable; try again later."), **kwargs):
-        super().__init__(message, **kwargs)
+    default_message = _("WeChat is busy or unreachable; try again later.")
 
 
 class UpstreamError(ApplicationError):

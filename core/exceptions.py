@@ -5,6 +5,7 @@ Mini-program API answers ``{"detail": str, "code": str, "field"?: str, "errors"?
 (``core.wechat.views.WeChatCompatibleApi``) answer WeChat's ``{"errcode": int, "errmsg": str}``
 instead (REFERENCE.md §5), with a 4xx/5xx status. No view builds an error body itself.
 """
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
@@ -89,5 +90,7 @@ def api_exception_handler(exc, context):
             "errors": detail,
         }
     elif isinstance(response.data, dict) and "detail" in response.data:
-        response.data["code"] = exc.detail.code if hasattr(exc.detail, "code") else getattr(exc, "default_code", "error")
+        response.data["code"] = (
+            exc.detail.code if hasattr(exc.detail, "code") else getattr(exc, "default_code", "error")
+        )
     return response

@@ -3,6 +3,7 @@
 Calls are counted per local day (daily minutes, usage report, dashboard): a call at 23:30 in
 Beijing belongs to that day, not to the UTC day.
 """
+
 from datetime import date, datetime, time, tzinfo
 
 from django.utils import timezone
@@ -18,9 +19,14 @@ def local_today(now: datetime | None = None) -> date:
     return timezone.localdate(now or timezone.now(), local_tz())
 
 
+def local_at(day: date, at: time) -> datetime:
+    """The aware datetime of the local ``day`` at the local time ``at``."""
+    return datetime.combine(day, at, tzinfo=local_tz())
+
+
 def local_midnight(day: date) -> datetime:
     """The aware datetime at which the local ``day`` begins."""
-    return datetime.combine(day, time.min, tzinfo=local_tz())
+    return local_at(day, time.min)
 
 
 def local_day_start(moment: datetime) -> datetime:

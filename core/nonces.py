@@ -3,6 +3,7 @@
 A confirmation page gets a nonce (``nonce_issue``); its POST spends it (``nonce_spend``). A
 reload or a second tab finds the nonce spent, so the action behind it runs once.
 """
+
 from core.tokens import token_new
 
 NONCES_KEPT = 20  # confirmation pages one user may have open at once, per key

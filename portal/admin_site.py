@@ -17,7 +17,6 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.urls import NoReverseMatch, path, reverse
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 

@@ -5,7 +5,7 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
 os.environ["PORTAL_READ_DOT_ENV"] = "0"  # a developer's .env (DEBUG=1, sandbox) must not change the tests
 
-from .settings import *  # noqa: E402,F403
+from .settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 WECHAT_APPID = "wx_test_appid"

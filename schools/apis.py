@@ -5,7 +5,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from core.wechat.views import WECHAT_ERROR, WeChatCompatibleApi
+from core.wechat.views import WeChatCompatibleApi, wechat_responses
 from schools.services import api_access_token_grant
 
 
@@ -25,13 +25,13 @@ class AccessTokenApi(WeChatCompatibleApi):
             OpenApiParameter("appid", str, required=True),
             OpenApiParameter("secret", str, required=True),
         ],
-        responses={
-            200: inline_serializer(
+        responses=wechat_responses(
+            inline_serializer(
                 "AccessToken", {"access_token": serializers.CharField(), "expires_in": serializers.IntegerField()}
             ),
-            400: WECHAT_ERROR,
-            401: WECHAT_ERROR,
-        },
+            400,
+            401,
+        ),
         tags=["wechat-compatible"],
     )
     def get(self, request):

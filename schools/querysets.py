@@ -6,6 +6,7 @@ A model declares ``school_path``: the lookup path from a row to its ``School`` (
 ``SchoolScopedQuerySet``, whose ``for_school`` is what every admin, staff service, API client
 and dashboard query goes through (``schools.tenancy`` decides, for a staff user, which school).
 """
+
 from django.contrib.admin.utils import get_fields_from_path
 from django.db import models
 from django.db.models import Q

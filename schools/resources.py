@@ -12,7 +12,8 @@ from import_export.fields import Field
 
 from schools.models import Device, DeviceGroup
 from schools.roster.formats import TEXT, formula_safe, text_field
-from schools.roster.resources import SchoolRosterResource, in_batches, register
+from schools.roster.resources import SchoolRosterResource, register
+
 
 class SchoolGroupWidget(widgets.Widget):
     """A device's ``group`` cell: the ``group_id`` of one of the importing school's groups."""
@@ -32,7 +33,6 @@ class SchoolGroupWidget(widgets.Widget):
 
     def render(self, value, obj=None, **kwargs):
         return "" if value is None else formula_safe(value.group_id)
-
 
 
 @register
@@ -65,12 +65,8 @@ class DeviceResource(SchoolRosterResource):
         fields = ("sn", "model_id", "device_name", "model_type", "group", "location")
         import_id_fields = ("sn", "model_id")
 
-    def prefetch(self, keys):
-        sns = {k[0] for k in keys if k[0]}
-        found = []
-        for batch in in_batches(sns):
-            found += Device.objects.filter(sn__in=batch).select_related("group")
-        return [d for d in found if (d.sn, d.model_id) in keys]
+    def prefetch_queryset(self):
+        return Device.objects.select_related("group")
 
     def prefetch_rules(self, dataset):
         groups = {g.pk: g for g in DeviceGroup.objects.filter(school=self.school)}
@@ -126,13 +122,6 @@ class DeviceGroupResource(SchoolRosterResource):
         fields = ("group_id", "name", "model_type")
         import_id_fields = ("group_id",)
 
-    def prefetch(self, keys):
-        group_ids = [k[0] for k in keys if k[0]]
-        found = []
-        for batch in in_batches(group_ids):
-            found += DeviceGroup.objects.filter(group_id__in=batch)
-        return found
-
     def check_rules(self, instance):
         before = self.snapshots.get(instance.pk, {})
         return {
@@ -140,5 +129,3 @@ class DeviceGroupResource(SchoolRosterResource):
             for attr in ("name", "model_type")
             if attr in before and getattr(instance, attr) != before[attr]
         }
-
-

@@ -6,6 +6,7 @@ filter, staff service and the dashboard scope their querysets with ``scoped`` /
 ``staff_scoped`` (on top of ``SchoolScopedQuerySet.for_school``), and ask ``staff_may_change``
 before a write. A row of another school answers "not found", never "forbidden".
 """
+
 from django.db.models import QuerySet
 
 from schools.models import StaffMembership

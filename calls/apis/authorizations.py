@@ -60,9 +60,7 @@ class DeviceAuthorizationApi(APIView):
     def post(self, request):
         data = AuthorizationItemSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        record = authorization_record(
-            parent=request.user, item=AuthorizationItem(**data.validated_data)
-        )
+        record = authorization_record(parent=request.user, item=AuthorizationItem(**data.validated_data))
         return Response(AuthorizationItemSerializer(record).data)
 
     @extend_schema(

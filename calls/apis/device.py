@@ -15,7 +15,7 @@ from calls.services.call_events import EVENT_NAMES, CallEvent, call_event_ingest
 from core.errors import ApplicationError
 from core.fields import StrictCharField
 from core.wechat.errcodes import ErrCode
-from core.wechat.views import WECHAT_ERROR, WeChatCompatibleApi, wechat_response, wechat_schema
+from core.wechat.views import WeChatCompatibleApi, wechat_response, wechat_responses, wechat_schema
 from schools.authentication import AccessTokenAuthentication, IsApiClient
 
 OPENID_LIST_MAX = 100
@@ -51,8 +51,8 @@ class IotBindContactsApi(DeviceApi):
 
     @extend_schema(
         request=IotBindContactsInputSerializer,
-        responses={
-            200: wechat_schema(
+        responses=wechat_responses(
+            wechat_schema(
                 "IotBindContactList",
                 {
                     "contact_list": inline_serializer(
@@ -67,10 +67,10 @@ class IotBindContactsApi(DeviceApi):
                     ),
                 },
             ),
-            400: WECHAT_ERROR,
-            401: WECHAT_ERROR,
-            404: WECHAT_ERROR,
-        },
+            400,
+            401,
+            404,
+        ),
         tags=["device"],
     )
     def post(self, request):
@@ -115,7 +115,7 @@ class CallCheckApi(DeviceApi):
 
     @extend_schema(
         request=CallCheckInputSerializer,
-        responses={200: CHECK_RESPONSE, 400: WECHAT_ERROR, 401: WECHAT_ERROR, 404: WECHAT_ERROR},
+        responses=wechat_responses(CHECK_RESPONSE, 400, 401, 404),
         tags=["device"],
     )
     def post(self, request):
@@ -145,8 +145,8 @@ class CallPlanApi(DeviceApi):
 
     @extend_schema(
         parameters=[OpenApiParameter("sn", str, required=True), OpenApiParameter("model_id", str, required=True)],
-        responses={
-            200: wechat_schema(
+        responses=wechat_responses(
+            wechat_schema(
                 "CallPlan",
                 {
                     "user_id": serializers.CharField(),
@@ -166,10 +166,10 @@ class CallPlanApi(DeviceApi):
                     ),
                 },
             ),
-            400: WECHAT_ERROR,
-            401: WECHAT_ERROR,
-            404: WECHAT_ERROR,
-        },
+            400,
+            401,
+            404,
+        ),
         tags=["device"],
     )
     def get(self, request, user_id):
@@ -225,8 +225,8 @@ class CallEventApi(DeviceApi):
 
     @extend_schema(
         request=CallEventInputSerializer,
-        responses={
-            200: wechat_schema(
+        responses=wechat_responses(
+            wechat_schema(
                 "CallEventAck",
                 {
                     "roomId": serializers.CharField(),
@@ -235,11 +235,11 @@ class CallEventApi(DeviceApi):
                     "billed_seconds": serializers.IntegerField(allow_null=True),
                 },
             ),
-            400: WECHAT_ERROR,
-            401: WECHAT_ERROR,
-            404: WECHAT_ERROR,
-            409: WECHAT_ERROR,
-        },
+            400,
+            401,
+            404,
+            409,
+        ),
         tags=["device"],
     )
     def post(self, request):

@@ -8,10 +8,9 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from calls.services.sn_tickets import sn_ticket_issue
 from core.fields import StrictCharField
 from schools.models import Device
-
-from calls.services.sn_tickets import sn_ticket_issue
 
 SN_TICKET_ERROR = inline_serializer(
     "SnTicketError",

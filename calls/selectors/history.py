@@ -16,5 +16,7 @@ def authorizations_of(*, parent: Parent) -> list[DeviceAuthorization]:
 def call_history(*, contact: Contact):
     """Calls of the contact's student, newest first: all of them for the admin, only its own for an
     ordinary contact (a queryset, for pagination)."""
-    calls = CallRecord.objects.filter(student_id=contact.student_id).select_related("device").order_by("-started_at", "-id")
+    calls = (
+        CallRecord.objects.filter(student_id=contact.student_id).select_related("device").order_by("-started_at", "-id")
+    )
     return calls if contact.is_admin else calls.filter(openid=contact.parent.openid)

@@ -35,7 +35,6 @@ GROUPINGS = {
 DEFAULT_GROUPING = "school"
 
 
-
 def minutes(seconds: int) -> Decimal:
     """Seconds as minutes, rounded half up to one decimal (the report's and the dashboard's unit)."""
     return (Decimal(seconds) / 60).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)

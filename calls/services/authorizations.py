@@ -72,24 +72,34 @@ def _resolve(
     return resolved
 
 
-def _history(*, parent, device, group, status, stale, source, now) -> DeviceAuthorizationHistory:
+def authorization_history(
+    record: DeviceAuthorization, *, source: str, now: datetime, removed: bool = False
+) -> DeviceAuthorizationHistory:
+    """The (unsaved) history row of ``record`` as it now stands, or of its removal (``status`` empty)."""
     return DeviceAuthorizationHistory(
-        parent=parent, device=device, group=group, status=status, stale=stale, source=source, created_at=now
+        parent_id=record.parent_id,
+        device_id=record.device_id,
+        group_id=record.group_id,
+        status=None if removed else record.status,
+        stale=False if removed else record.stale,
+        source=source,
+        created_at=now,
     )
 
 
-def _upsert(*, parent, device, group, status, source, now) -> tuple[DeviceAuthorization, bool]:
-    """Insert or update one record; returns (record, changed)."""
+def _upsert(
+    *, parent, device, group, status, source, now
+) -> tuple[DeviceAuthorization, DeviceAuthorizationHistory | None]:
+    """Insert or update one record; returns it and its history row when it changed."""
     record, created = DeviceAuthorization.objects.select_for_update().get_or_create(
         parent=parent, device=device, group=group, defaults={"status": status, "source": source, "updated_at": now}
     )
-    if created:
-        return record, True
-    if record.status == status and not record.stale:
-        return record, False
-    record.status, record.stale, record.source, record.updated_at = status, False, source, now
-    record.save(update_fields=["status", "stale", "source", "updated_at"])
-    return record, True
+    if not created:
+        if record.status == status and not record.stale:
+            return record, None
+        record.status, record.stale, record.source, record.updated_at = status, False, source, now
+        record.save(update_fields=["status", "stale", "source", "updated_at"])
+    return record, authorization_history(record, source=source, now=now)
 
 
 @transaction.atomic
@@ -106,19 +116,11 @@ def authorization_record(*, parent: Parent, item: AuthorizationItem) -> DeviceAu
         exc.field = "group_id" if item.group_id else "sn"
         raise
     now = timezone.now()
-    record, changed = _upsert(
+    record, history = _upsert(
         parent=parent, device=device, group=group, status=item.status, source=AuthorizationSource.REQUEST, now=now
     )
-    if changed:
-        _history(
-            parent=parent,
-            device=device,
-            group=group,
-            status=item.status,
-            stale=False,
-            source=AuthorizationSource.REQUEST,
-            now=now,
-        ).save()
+    if history is not None:
+        history.save()
     return record
 
 
@@ -138,34 +140,14 @@ def authorizations_reconcile(*, parent: Parent, items: list[AuthorizationItem]) 
     history = []
     kept = []
     for item, device, group in resolved:
-        record, changed = _upsert(
+        record, row = _upsert(
             parent=parent, device=device, group=group, status=item.status, source=AuthorizationSource.RECONCILE, now=now
         )
         kept.append(record.pk)
-        if changed:
-            history.append(
-                _history(
-                    parent=parent,
-                    device=device,
-                    group=group,
-                    status=item.status,
-                    stale=False,
-                    source=AuthorizationSource.RECONCILE,
-                    now=now,
-                )
-            )
+        if row is not None:
+            history.append(row)
     for record in DeviceAuthorization.objects.filter(parent=parent).exclude(pk__in=kept):
-        history.append(
-            _history(
-                parent=parent,
-                device=record.device,
-                group=record.group,
-                status=None,
-                stale=False,
-                source=AuthorizationSource.RECONCILE,
-                now=now,
-            )
-        )
+        history.append(authorization_history(record, source=AuthorizationSource.RECONCILE, now=now, removed=True))
         record.delete()
     DeviceAuthorizationHistory.objects.bulk_create(history)
     return list(DeviceAuthorization.objects.filter(pk__in=kept).select_related("device", "group"))
@@ -178,17 +160,6 @@ def authorizations_mark_stale(*, parent: Parent, device: Device, now: datetime) 
         record.stale, record.source, record.updated_at = True, AuthorizationSource.CALL_ERROR, now
         record.save(update_fields=["stale", "source", "updated_at"])
     DeviceAuthorizationHistory.objects.bulk_create(
-        [
-            _history(
-                parent=parent,
-                device=r.device,
-                group=r.group,
-                status=r.status,
-                stale=True,
-                source=AuthorizationSource.CALL_ERROR,
-                now=now,
-            )
-            for r in records
-        ]
+        [authorization_history(r, source=AuthorizationSource.CALL_ERROR, now=now) for r in records]
     )
     return len(records)

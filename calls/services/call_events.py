@@ -152,7 +152,9 @@ def call_event_ingest(*, school_id: int, event: CallEvent) -> CallRecord:
             "openid": event.openid,
             "parent": Parent.objects.filter(openid=event.openid).first(),
             "room_type": event.room_type if event.room_type in RoomType.values else RoomType.VOICE,
-            "business_type": event.business_type if event.business_type in BusinessType.values else BusinessType.DURATION,
+            "business_type": event.business_type
+            if event.business_type in BusinessType.values
+            else BusinessType.DURATION,
             "started_at": now,
         },
     )

@@ -1,8 +1,7 @@
 """The calls admin: every page renders, call records are read-only, staff see their school only,
 and the usage report (calls.reports) adds up calls, minutes and traffic per local day."""
 
-import itertools
-from datetime import datetime, time, timedelta
+from datetime import time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -22,8 +21,8 @@ from calls.models import (
     DeviceAuthorizationHistory,
     StudentCallPolicy,
 )
+from calls.tests.factories import local, make_call
 from contacts.tests.factories import ParentFactory
-from core.local_time import local_tz
 from schools.tests.factories import (
     DeviceFactory,
     DeviceGroupFactory,
@@ -35,35 +34,6 @@ from schools.tests.factories import (
 pytestmark = pytest.mark.django_db
 
 USAGE_URL = "/admin/calls/callusage/"
-_rooms = itertools.count(1)
-
-
-def local(day, hour, minute=0):
-    return datetime.combine(day, time(hour, minute), tzinfo=local_tz())
-
-
-def make_call(
-    *, student, device, room_type="voice", keep=0, billed=None, outcome="completed", started_at=None, openid="oCaller"
-):
-    started_at = started_at or timezone.now() - timedelta(minutes=5)
-    answered = outcome in ("completed", "answered")
-    return CallRecord.objects.create(
-        room_id=f"room-{next(_rooms)}",
-        school=student.school,
-        device=device,
-        student=student,
-        openid=openid,
-        room_type=room_type,
-        outcome=outcome,
-        started_at=started_at,
-        answered_at=started_at + timedelta(seconds=5) if answered else None,
-        keep_time=keep,
-        billed_seconds=billed,
-        end_reason="endByCaller" if answered else "",
-        events={
-            "startVoip": {"data": {"roomType": room_type}, "received_at": started_at.isoformat(), "keep_time": None}
-        },
-    )
 
 
 @pytest.fixture

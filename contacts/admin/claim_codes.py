@@ -93,7 +93,8 @@ def issue_claim_codes(model_admin, request, queryset):
         model_admin.message_user(
             request,
             _(
-                "These letters were already printed, so no new codes were issued. To issue new codes, select the students again."
+                "These letters were already printed, so no new codes were issued. "
+                "To issue new codes, select the students again."
             ),
             messages.WARNING,
         )

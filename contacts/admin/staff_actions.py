@@ -49,45 +49,37 @@ def _page(request, model_admin, *, title, form, objects, action=""):
     return TemplateResponse(request, "admin/contacts/staff_action.html", context)
 
 
-def _bulk(model_admin, request, queryset, *, title, action, perform, done):
-    form = ReasonForm(request.POST if "apply" in request.POST else None)
-    if form.is_valid():
-        count = perform(queryset, form.cleaned_data["reason"])
-        model_admin.message_user(request, done % {"count": count, "students": queryset.count()}, messages.SUCCESS)
-        return None
-    return _page(request, model_admin, title=title, form=form, objects=list(queryset), action=action)
+def _bulk_action(name: str, *, description, title, service, done):
+    """An admin action that asks for a reason, then runs ``service(user=, students=, reason=)`` on the
+    selected (scoped) students and reports ``done % {"count": <its result>, "students": <selected>}``."""
+
+    @admin.action(description=description)
+    def action(model_admin, request, queryset):
+        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            count = service(user=request.user, students=queryset, reason=form.cleaned_data["reason"])
+            model_admin.message_user(request, done % {"count": count, "students": queryset.count()}, messages.SUCCESS)
+            return None
+        return _page(request, model_admin, title=title, form=form, objects=list(queryset), action=name)
+
+    action.__name__ = name
+    return action
 
 
-@admin.action(description=_("Deactivate selected students (asks for a reason)"))
-def deactivate_students(model_admin, request, queryset):
-    def perform(students, reason):
-        return staff_students_deactivate(user=request.user, students=students, reason=reason)
-
-    return _bulk(
-        model_admin,
-        request,
-        queryset,
-        title=_("Deactivate students"),
-        action="deactivate_students",
-        perform=perform,
-        done=_("%(count)d of %(students)d students deactivated."),
-    )
-
-
-@admin.action(description=_("Revoke all share links of selected students (asks for a reason)"))
-def revoke_share_links(model_admin, request, queryset):
-    def perform(students, reason):
-        return staff_share_links_revoke(user=request.user, students=students, reason=reason)
-
-    return _bulk(
-        model_admin,
-        request,
-        queryset,
-        title=_("Revoke share links"),
-        action="revoke_share_links",
-        perform=perform,
-        done=_("%(count)d share links of %(students)d students revoked."),
-    )
+deactivate_students = _bulk_action(
+    "deactivate_students",
+    description=_("Deactivate selected students (asks for a reason)"),
+    title=_("Deactivate students"),
+    service=staff_students_deactivate,
+    done=_("%(count)d of %(students)d students deactivated."),
+)
+revoke_share_links = _bulk_action(
+    "revoke_share_links",
+    description=_("Revoke all share links of selected students (asks for a reason)"),
+    title=_("Revoke share links"),
+    service=staff_share_links_revoke,
+    done=_("%(count)d share links of %(students)d students revoked."),
+)
 
 
 class StaffActionsMixin:

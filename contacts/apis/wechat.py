@@ -7,7 +7,7 @@ from contacts.selectors.contacts import voip_contact_list
 from core.errors import NotFound
 from core.fields import StrictCharField
 from core.wechat.errcodes import ErrCode
-from core.wechat.views import WECHAT_ERROR, WeChatCompatibleApi, wechat_response, wechat_schema
+from core.wechat.views import WeChatCompatibleApi, wechat_response, wechat_responses, wechat_schema
 from schools.authentication import AccessTokenAuthentication, IsApiClient
 
 
@@ -28,8 +28,8 @@ class VoipContactListApi(WeChatCompatibleApi):
 
     @extend_schema(
         request=VoipContactListInputSerializer,
-        responses={
-            200: wechat_schema(
+        responses=wechat_responses(
+            wechat_schema(
                 "VoipContactList",
                 {
                     "contact_list": inline_serializer(
@@ -39,10 +39,10 @@ class VoipContactListApi(WeChatCompatibleApi):
                     ),
                 },
             ),
-            400: WECHAT_ERROR,
-            401: WECHAT_ERROR,
-            404: WECHAT_ERROR,
-        },
+            400,
+            401,
+            404,
+        ),
         tags=["wechat-compatible"],
     )
     def post(self, request):

@@ -23,7 +23,7 @@ BIND_ERRMSG = {
 
 @dataclass(frozen=True)
 class BindOutcome:
-    """A bindContact event (``type``, ``err_msg``, ``user_id``: WeChat's ``errMsg``, ``userId``) and its contact, if any."""
+    """A bindContact event (WeChat's ``type``, ``errMsg``, ``userId``) and its contact, if any."""
 
     type: str
     err_msg: str

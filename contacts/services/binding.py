@@ -28,12 +28,17 @@ def _create_contact(**fields) -> Contact:
         raise Conflict(_("The contacts of this student changed at the same time; try again.")) from exc
 
 
-def _refusal(*, student: Student, parent: Parent, share_link: ShareLink | None = None, as_admin: bool):
-    """The outcome that stops a binding, in seed 003 §2.5's order, or None to go on; under the student lock.
+def _bind(
+    *, student: Student, parent: Parent, relation: str, share_link: ShareLink | None = None, claim_code=None
+) -> BindOutcome:
+    """Bind ``parent`` to the locked ``student``: the admin without a share link, an ordinary contact with one.
 
-    ``auth`` (no scope.voip), ``binded`` (already a contact), another admin (``Conflict``, admin
-    binding only), ``overload`` (the school's ``contact_limit`` reached, the admin included).
+    The outcomes that stop it come first, in seed 003 §2.5's order: ``auth`` (no scope.voip),
+    ``binded`` (already a contact), another admin (``Conflict``, code ``admin_exists``; admin
+    binding only), ``overload`` (the school's ``contact_limit`` reached, the admin included). Else
+    the contact, its audit row (``claim_code`` marked used) and ``success``.
     """
+    as_admin = share_link is None
     if not parent.voip_scope_granted:
         return bind_outcome(BindEvent.Type.AUTH, parent=parent, student=student, share_link=share_link)
     existing = Contact.objects.filter(student=student, parent=parent).first()
@@ -45,7 +50,23 @@ def _refusal(*, student: Student, parent: Parent, share_link: ShareLink | None =
         raise Conflict(_("Another parent is already the admin contact of this student."), code="admin_exists")
     if Contact.objects.filter(student=student).count() >= student.school.contact_limit:
         return bind_outcome(BindEvent.Type.OVERLOAD, parent=parent, student=student, share_link=share_link)
-    return None
+    contact = _create_contact(
+        student=student,
+        parent=parent,
+        role=Contact.Role.ADMIN if as_admin else Contact.Role.ORDINARY,
+        relation=relation,
+        bound_via=Contact.BoundVia.ADMIN_BINDING if as_admin else Contact.BoundVia.SHARE_LINK,
+        share_link=share_link,
+    )
+    data = {"relation": relation}
+    if as_admin and claim_code is not None:
+        claim_code_use(code=claim_code, parent=parent)
+        data["claim_code"] = claim_code.pk
+    if not as_admin:
+        data.update(share_link=share_link.pk, issued_by=share_link.issued_by.openid)
+    action = AuditLog.Action.ADMIN_BOUND if as_admin else AuditLog.Action.CONTACT_BOUND
+    audit_log_record(action=action, student=student, actor_openid=parent.openid, data=data)
+    return bind_outcome(BindEvent.Type.SUCCESS, parent=parent, student=student, share_link=share_link, contact=contact)
 
 
 def admin_bind(*, parent: Parent, user_id: str, relation: str = "", claim_code: str = "") -> BindOutcome:
@@ -69,22 +90,7 @@ def admin_bind(*, parent: Parent, user_id: str, relation: str = "", claim_code: 
     with transaction.atomic():
         student = student_lock(student_id=student.pk)
         code = claim_code_check(student=student, claim_code=claim_code) if student.school.require_claim_code else None
-        refusal = _refusal(student=student, parent=parent, as_admin=True)
-        if refusal is not None:
-            return refusal
-        contact = _create_contact(
-            student=student,
-            parent=parent,
-            role=Contact.Role.ADMIN,
-            relation=relation,
-            bound_via=Contact.BoundVia.ADMIN_BINDING,
-        )
-        data = {"relation": relation}
-        if code is not None:
-            claim_code_use(code=code, parent=parent)
-            data["claim_code"] = code.pk
-        audit_log_record(action=AuditLog.Action.ADMIN_BOUND, student=student, actor_openid=parent.openid, data=data)
-        return bind_outcome(BindEvent.Type.SUCCESS, parent=parent, student=student, contact=contact)
+        return _bind(student=student, parent=parent, relation=relation, claim_code=code)
 
 
 def share_link_bind(*, parent: Parent, token: str, relation: str = "") -> BindOutcome:
@@ -108,21 +114,4 @@ def share_link_bind(*, parent: Parent, token: str, relation: str = "") -> BindOu
             return bind_outcome(BindEvent.Type.INVALID, parent=parent, student=student, share_link=link)
         if link.state == ShareLink.State.EXPIRED or timezone.now() >= link.expires_at:
             return bind_outcome(BindEvent.Type.EXPIRE, parent=parent, student=student, share_link=link)
-        refusal = _refusal(student=student, parent=parent, share_link=link, as_admin=False)
-        if refusal is not None:
-            return refusal
-        contact = _create_contact(
-            student=student,
-            parent=parent,
-            role=Contact.Role.ORDINARY,
-            relation=relation,
-            bound_via=Contact.BoundVia.SHARE_LINK,
-            share_link=link,
-        )
-        audit_log_record(
-            action=AuditLog.Action.CONTACT_BOUND,
-            student=student,
-            actor_openid=parent.openid,
-            data={"relation": relation, "share_link": link.pk, "issued_by": link.issued_by.openid},
-        )
-        return bind_outcome(BindEvent.Type.SUCCESS, parent=parent, student=student, share_link=link, contact=contact)
+        return _bind(student=student, parent=parent, relation=relation, share_link=link)

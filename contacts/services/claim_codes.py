@@ -88,9 +88,7 @@ def claim_code_check(*, student: Student, claim_code: str) -> ClaimCode:
 
 def claim_code_use(*, code: ClaimCode, parent: Parent) -> None:
     """Mark ``code`` used by ``parent``; only one use can ever succeed (conditional UPDATE)."""
-    used = ClaimCode.objects.live().filter(pk=code.pk).update(
-        used_at=timezone.now(), used_by=parent
-    )
+    used = ClaimCode.objects.live().filter(pk=code.pk).update(used_at=timezone.now(), used_by=parent)
     if used != 1:  # only reachable if the student lock was bypassed
         raise Conflict(_("The claim code was used at the same time; try again."), field="claim_code")
 

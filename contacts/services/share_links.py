@@ -74,7 +74,9 @@ def share_links_revoke(*, student_ids, issued_by_id: int | None = None, now: dat
     links = ShareLink.objects.active().filter(student_id__in=list(student_ids))
     if issued_by_id is not None:
         links = links.filter(issued_by_id=issued_by_id)
-    revoked = Counter(dict(links.order_by().values("student_id").annotate(n=Count("id")).values_list("student_id", "n")))
+    revoked = Counter(
+        dict(links.order_by().values("student_id").annotate(n=Count("id")).values_list("student_id", "n"))
+    )
     if revoked:
         links.update(state=ShareLink.State.REVOKED, revoked_at=now or timezone.now())
     return revoked

@@ -1,7 +1,6 @@
 """Background roster imports: ``ImportJob`` run by Celery, progress in the admin (issue 4 §3)."""
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -10,22 +9,17 @@ from schools.models import ImportJob, Student
 from schools.roster.jobs import import_job_create
 from schools.tasks import run_import_job
 from schools.tests.factories import (
-    SchoolFactory,
     StaffMembershipFactory,
     StudentFactory,
 )
-from schools.tests.roster import csv_file, preview, student_row
+from schools.tests.roster import csv_file, preview, roster_world, student_row
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def world(client):
-    a, b = SchoolFactory(name="甲校"), SchoolFactory(name="乙校")
-    staff = StaffMembershipFactory(school=a)
-    staff.user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=["schools", "contacts"]))
-    client.force_login(staff.user)
-    return {"a": a, "b": b, "staff": staff, "client": client}
+    return roster_world(client)
 
 
 @pytest.fixture
@@ -157,8 +151,7 @@ def test_the_admin_shows_the_schools_jobs_with_their_progress(world, client, que
 
 def test_staff_of_another_school_cannot_see_the_job(world, client, queued):
     job = make_job(world["a"], [student_row(1)], name="甲校名单.csv")
-    other = StaffMembershipFactory(school=world["b"])
-    other.user.user_permissions.set(Permission.objects.filter(content_type__app_label="schools"))
+    other = StaffMembershipFactory(school=world["b"], permissions=["schools"])
     client.force_login(other.user)
     assert client.get(reverse("admin:schools_importjob_change", args=[job.pk])).status_code == 404
     assert "甲校名单.csv" not in client.get(reverse("admin:schools_importjob_changelist")).content.decode()

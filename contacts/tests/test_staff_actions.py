@@ -1,7 +1,6 @@
 """Staff actions on a student, with a reason and an audit record (issue 4 §5)."""
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from contacts.models import BindEvent, Contact, ShareLink
@@ -26,8 +25,7 @@ def family():
     student = StudentFactory(class_name="三年级2班")
     admin = ContactFactory(student=student, role=Contact.Role.ADMIN, relation="妈妈")
     dad = ContactFactory(student=student, relation="爸爸")
-    membership = StaffMembershipFactory(school=student.school)
-    membership.user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=["schools", "contacts"]))
+    membership = StaffMembershipFactory(school=student.school, permissions=["schools", "contacts"])
     return {"student": student, "admin": admin, "dad": dad, "user": membership.user, "membership": membership}
 
 

@@ -3,6 +3,7 @@
 The protocol lives here; where tokens are stored is the subclass's business (``lookup``).
 Missing → errcode 41001, unknown → 40001, expired → 42001, each with HTTP 401.
 """
+
 from datetime import datetime
 
 from django.utils import timezone

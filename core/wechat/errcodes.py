@@ -4,6 +4,7 @@ WeChat's own codes keep WeChat's meaning; the ``93000xx`` codes are the portal's
 WeChat has no code for (they are documented in the OpenAPI schema of the device API).
 Vendors' code is written against WeChat, whose errmsg texts are English: so are these.
 """
+
 from enum import IntEnum
 
 

@@ -4,6 +4,7 @@ A WeChat-compatible view answers success through ``wechat_response`` and fails b
 (``core.errors``): ``core.exceptions`` then answers ``{errcode, errmsg}``. Code written for
 ``api.weixin.qq.com`` can point at the portal.
 """
+
 from django.utils import translation
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
@@ -38,9 +39,17 @@ def wechat_response(errcode: int = ErrCode.OK, **data) -> Response:
     return Response(envelope(errcode, **data))
 
 
-WECHAT_ERROR = inline_serializer("WeChatError", {"errcode": serializers.IntegerField(), "errmsg": serializers.CharField()})
+WECHAT_ERROR = inline_serializer(
+    "WeChatError", {"errcode": serializers.IntegerField(), "errmsg": serializers.CharField()}
+)
 
 
 def wechat_schema(name: str, fields: dict) -> serializers.Serializer:
     """The OpenAPI shape of a WeChat answer: ``errcode``, ``errmsg`` and ``fields``."""
     return inline_serializer(name, {"errcode": serializers.IntegerField(), "errmsg": serializers.CharField(), **fields})
+
+
+def wechat_responses(ok, *error_statuses: int) -> dict:
+    """The OpenAPI ``responses`` of a WeChat-compatible endpoint: ``ok`` for HTTP 200 and
+    ``{errcode, errmsg}`` for each of ``error_statuses``."""
+    return {200: ok, **dict.fromkeys(error_statuses, WECHAT_ERROR)}

@@ -4,10 +4,10 @@ the index page of portal.admin_site.PortalAdminSite — numbers, local days, sco
 import html
 import itertools
 import re
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.contrib.staticfiles import finders
 from django.core.management import call_command
 from django.db import connection
@@ -15,10 +15,10 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from calls.models import CallRecord
+from calls.tests.factories import local, make_call
 from contacts.models import Contact, ShareLink
 from contacts.tests.factories import ContactFactory
-from core.local_time import local_tz
+from core.local_time import local_today
 from portal.dashboard import DAYS, dashboard_data
 from schools.demo.loader import DEMO_STAFF_USERNAME
 from schools.tests.factories import DeviceFactory, SchoolFactory, StaffMembershipFactory, StudentFactory, UserFactory
@@ -28,31 +28,6 @@ pytestmark = pytest.mark.django_db
 INDEX_URL = "/admin/"
 JSON_URL = "/admin/dashboard.json"
 _seq = itertools.count(1)
-
-
-def local(day, hour, minute=0):
-    return datetime.combine(day, time(hour, minute), tzinfo=local_tz())
-
-
-def local_today():
-    return timezone.localdate(timezone.now(), local_tz())
-
-
-def make_call(*, student, device, started_at, keep=0, billed=None, outcome="completed", room_type="voice"):
-    answered = outcome in ("completed", "answered")
-    return CallRecord.objects.create(
-        room_id=f"dash-{next(_seq)}",
-        school=student.school,
-        device=device,
-        student=student,
-        openid="oDashCaller",
-        room_type=room_type,
-        outcome=outcome,
-        started_at=started_at,
-        answered_at=started_at + timedelta(seconds=5) if answered else None,
-        keep_time=keep,
-        billed_seconds=billed,
-    )
 
 
 def make_link(student, issuer, *, state="active", created_at, expires_at):
@@ -67,8 +42,8 @@ def make_link(student, issuer, *, state="active", created_at, expires_at):
 
 
 def staff_user(school, *, app_labels=("schools", "contacts", "calls")):
-    membership = StaffMembershipFactory(school=school, user=UserFactory(username=f"dash-staff-{next(_seq)}"))
-    membership.user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=app_labels))
+    username = f"dash-staff-{next(_seq)}"
+    membership = StaffMembershipFactory(school=school, user=UserFactory(username=username), permissions=app_labels)
     return membership.user
 
 
@@ -125,7 +100,8 @@ def world():
     bd = DeviceFactory(school=b, device_name="乙校门口", sn="SN-DASH-B")
     make_call(student=b1, device=bd, started_at=local(today, 9), keep=30, billed=30)
     return {
-        "today": today, "a": a, "b": b, "students": {"s1": s1, "s2": s2, "s3": s3, "s4": s4, "s5": s5, "b1": b1, "b2": b2},
+        "today": today, "a": a, "b": b,
+        "students": {"s1": s1, "s2": s2, "s3": s3, "s4": s4, "s5": s5, "b1": b1, "b2": b2},
         "devices": (d1, d2, d3, bd),
     }  # fmt: skip
 

@@ -4,8 +4,7 @@ Dates and times show in Asia/Shanghai.
 """
 
 import re
-from datetime import datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -114,7 +113,7 @@ def test_admin_shows_times_in_asia_shanghai(staff_client):
     student = StudentFactory()
     device = DeviceFactory(school=student.school)
     # 16:30 UTC on 1 March is 00:30 on 2 March in Shanghai.
-    started = datetime(2025, 3, 1, 16, 30, tzinfo=dt_timezone.utc)
+    started = datetime(2025, 3, 1, 16, 30, tzinfo=UTC)
     record = CallRecord.objects.create(
         room_id="room-tz",
         school=student.school,

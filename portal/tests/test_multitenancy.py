@@ -59,10 +59,10 @@ def make_world(tag: str):
         room_id=f"room-{tag}", school=school, device=device, student=student, parent=parent, openid=parent.openid
     )
     ImportJob.objects.create(school=school, kind=ImportJob.Kind.STUDENTS, file_name=f"{tag}.csv", file_format="csv")
-    membership = StaffMembershipFactory(school=school, user=UserFactory(username=f"staff-{tag}"))
-    membership.user.user_permissions.set(
-        Permission.objects.all()
-    )  # even every permission is not enough to leave the school
+    # Even every permission is not enough to leave the school.
+    membership = StaffMembershipFactory(
+        school=school, user=UserFactory(username=f"staff-{tag}"), permissions=Permission.objects.all()
+    )
     return {
         "school": school,
         "student": student,

@@ -147,7 +147,8 @@ class RosterImportExportMixin(ImportExportMixin):
             messages.warning(
                 request,
                 _(
-                    "When you confirm, %(count)d active students of the school that the file does not list will be deactivated."
+                    "When you confirm, %(count)d active students of the school "
+                    "that the file does not list will be deactivated."
                 )
                 % {"count": result.missing},
             )
@@ -160,7 +161,7 @@ class RosterImportExportMixin(ImportExportMixin):
         data = b"".join(upload.chunks())
         try:
             rows = len(input_format.create_dataset(data))
-        except Exception:  # the synchronous path reports an unreadable file
+        except Exception:  # noqa: BLE001 — an unreadable file: the synchronous path reports it
             return None
         if rows <= settings.IMPORT_ASYNC_ROW_THRESHOLD:
             return None
@@ -180,7 +181,8 @@ class RosterImportExportMixin(ImportExportMixin):
         self.message_user(
             request,
             _(
-                "%(file)s has %(rows)d rows: it is imported in the background (import job %(job)d); reload this page to follow it."
+                "%(file)s has %(rows)d rows: it is imported in the background (import job %(job)d); "
+                "reload this page to follow it."
             )
             % {"file": upload.name, "rows": rows, "job": job.pk},
             messages.INFO,

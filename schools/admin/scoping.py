@@ -5,12 +5,13 @@ Built on ``schools.tenancy`` (who sees which school) and the models' ``school_pa
 superusers see all. ``portal/tests/test_multitenancy.py`` walks every registered admin and
 fails on anything that shows another school's rows.
 """
+
 from django.contrib import admin
 from django.contrib.admin.utils import get_fields_from_path
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
-from schools.tenancy import ALL_SCHOOLS, scoped, staff_is_viewer, staff_school_id, staff_scoped
+from schools.tenancy import ALL_SCHOOLS, staff_is_viewer, staff_school_id, staff_scoped
 
 
 def _is_school_scoped(model) -> bool:
@@ -50,7 +51,11 @@ def scoped_list_filter(model, entry):
     field = get_fields_from_path(model, entry)[-1]
     if field.is_relation and field.many_to_one:
         return (entry, SchoolScopedRelatedFilter)
-    if "__" in entry and not field.choices and not field.get_internal_type().endswith(("BooleanField", "DateTimeField", "DateField")):
+    if (
+        "__" in entry
+        and not field.choices
+        and not field.get_internal_type().endswith(("BooleanField", "DateTimeField", "DateField"))
+    ):
         return (entry, SchoolScopedValuesFilter)
     return entry
 
@@ -112,5 +117,3 @@ class SchoolScopedInline(admin.TabularInline):
 
     def get_queryset(self, request):
         return staff_scoped(super().get_queryset(request), request.user)
-
-

@@ -23,12 +23,108 @@ AVATAR_BASE = "https://static.example-school.cn/avatars/"
 
 # Common surnames, roughly in order of frequency; weight decays with rank so
 # that 王/李/张/刘/陈 dominate.
-SURNAMES = (
-    "王 李 张 刘 陈 杨 黄 赵 吴 周 徐 孙 马 朱 胡 郭 何 高 林 罗 郑 梁 谢 宋 唐 许 "
-    "韩 冯 邓 曹 彭 曾 肖 田 董 袁 潘 于 蒋 蔡 余 杜 叶 程 苏 魏 吕 丁 任 沈 姚 卢 "
-    "姜 崔 钟 谭 陆 汪 范 金 石 廖 贾 夏 韦 付 方 白 邹 孟 熊 秦 邱 江 尹 薛 闫 段 "
-    "雷 侯 龙 史 陶 黎 贺 顾 毛 郝 龚 邵 万 钱 严 覃 武 戴 莫 孔 向 汤"
-).split()
+SURNAMES = [
+    "王",
+    "李",
+    "张",
+    "刘",
+    "陈",
+    "杨",
+    "黄",
+    "赵",
+    "吴",
+    "周",
+    "徐",
+    "孙",
+    "马",
+    "朱",
+    "胡",
+    "郭",
+    "何",
+    "高",
+    "林",
+    "罗",
+    "郑",
+    "梁",
+    "谢",
+    "宋",
+    "唐",
+    "许",
+    "韩",
+    "冯",
+    "邓",
+    "曹",
+    "彭",
+    "曾",
+    "肖",
+    "田",
+    "董",
+    "袁",
+    "潘",
+    "于",
+    "蒋",
+    "蔡",
+    "余",
+    "杜",
+    "叶",
+    "程",
+    "苏",
+    "魏",
+    "吕",
+    "丁",
+    "任",
+    "沈",
+    "姚",
+    "卢",
+    "姜",
+    "崔",
+    "钟",
+    "谭",
+    "陆",
+    "汪",
+    "范",
+    "金",
+    "石",
+    "廖",
+    "贾",
+    "夏",
+    "韦",
+    "付",
+    "方",
+    "白",
+    "邹",
+    "孟",
+    "熊",
+    "秦",
+    "邱",
+    "江",
+    "尹",
+    "薛",
+    "闫",
+    "段",
+    "雷",
+    "侯",
+    "龙",
+    "史",
+    "陶",
+    "黎",
+    "贺",
+    "顾",
+    "毛",
+    "郝",
+    "龚",
+    "邵",
+    "万",
+    "钱",
+    "严",
+    "覃",
+    "武",
+    "戴",
+    "莫",
+    "孔",
+    "向",
+    "汤",
+]
 SURNAME_WEIGHTS = [100.0 / (rank + 4) ** 1.1 for rank in range(len(SURNAMES))]
 COMPOUND_SURNAMES = ["欧阳", "司马", "诸葛", "上官", "东方"]
 COMPOUND_RATE = 0.006
@@ -119,7 +215,7 @@ def devices(rng):
     serials = rng.sample(range(100, 1000), 26)
     specs = []
     # Teaching building: floors 1-5 east/west stairwells, plus a few extras.
-    for i, floor in enumerate(FLOORS):
+    for floor in FLOORS:
         specs.append((TEACHING, f"{floor}楼东侧", f"教学楼{floor}层东侧楼梯口"))
         specs.append((TEACHING, f"{floor}楼西侧", f"教学楼{floor}层西侧楼梯口"))
     specs.append((TEACHING, "一楼大厅", "教学楼一层正门大厅服务台旁"))

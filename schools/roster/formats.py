@@ -1,12 +1,12 @@
 """Roster files and cells: CSV (UTF-8 or GB18030) and XLSX, text cells, formula-safe export."""
 
 import tablib
-from django.utils.translation import gettext_lazy as _
 from import_export import widgets
 from import_export.fields import Field
 from import_export.formats import base_formats
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
 
 class RosterCSV(base_formats.CSV):
     """CSV in UTF-8 (with or without BOM) or GB18030, as Excel saves it on Chinese Windows."""
@@ -69,5 +69,3 @@ TEXT = RosterTextWidget()
 
 def text_field(name: str) -> Field:
     return Field(attribute=name, column_name=name, widget=RosterTextWidget())
-
-

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from schools.models import ImportJob, School
 from schools.roster.tasks import run_import_job
 
+
 def import_job_create(
     *,
     school: School,

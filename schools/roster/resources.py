@@ -151,16 +151,25 @@ class SchoolRosterResource(resources.ModelResource):
         self.rename_headers(dataset)
         while len(dataset) and not any(TEXT.clean(cell) for cell in dataset[-1]):
             dataset.rpop()  # a spreadsheet's empty rows at the end (rows in between stay: they are numbered)
-        keys = {self.row_key(dict(zip(dataset.headers, values))) for values in dataset}
+        keys = {self.row_key(dict(zip(dataset.headers, values, strict=True))) for values in dataset}
         for instance in self.prefetch(keys):
             self.existing[self.instance_key(instance)] = instance
             if instance.school_id == self.school.pk:
                 self.snapshots[instance.pk] = self.snapshot(instance)
         self.prefetch_rules(dataset)
 
+    def prefetch_queryset(self):
+        """Where ``prefetch`` looks for existing rows (of any school)."""
+        return self._meta.model.objects.all()
+
     def prefetch(self, keys) -> list:
-        """Existing rows (of any school) for the keys in the file."""
-        raise NotImplementedError
+        """Existing rows (of any school) for the keys in the file: looked up by the first key attribute,
+        ``QUERY_BATCH`` keys per query, then matched on the whole key."""
+        values = {key[0] for key in keys if key[0]}
+        found = []
+        for batch in in_batches(values):
+            found += self.prefetch_queryset().filter(**{f"{self.key_attrs[0]}__in": batch})
+        return [instance for instance in found if self.instance_key(instance) in keys]
 
     def prefetch_rules(self, dataset):
         """Load what the in-memory rules need (student numbers, group sizes...)."""
@@ -260,5 +269,3 @@ class SchoolRosterResource(resources.ModelResource):
 
 def normalize_header(header) -> str:
     return re.sub(r"[\s_\-]", "", "" if header is None else str(header)).lower()
-
-

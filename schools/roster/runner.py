@@ -79,5 +79,3 @@ def _run(job: ImportJob) -> tuple[str, dict, list]:
     with transaction.atomic():
         totals["deactivated"] = resource.flush()
     return ImportJob.Status.DONE, totals, []
-
-

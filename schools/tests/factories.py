@@ -1,4 +1,5 @@
 import factory
+from django.contrib.auth.models import Permission
 
 from schools.models import Device, DeviceGroup, School, StaffMembership, Student
 
@@ -54,8 +55,19 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 class StaffMembershipFactory(factory.django.DjangoModelFactory):
+    """``permissions=``: the user's permissions, as app labels (``("schools", "contacts")``) or Permissions."""
+
     class Meta:
         model = StaffMembership
+        skip_postgeneration_save = True
 
     user = factory.SubFactory(UserFactory)
     school = factory.SubFactory(SchoolFactory)
+
+    @factory.post_generation
+    def permissions(self, create, extracted, **kwargs):
+        if extracted is None:
+            return
+        if all(isinstance(label, str) for label in extracted):
+            extracted = Permission.objects.filter(content_type__app_label__in=extracted)
+        self.user.user_permissions.set(extracted)

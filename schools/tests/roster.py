@@ -4,7 +4,6 @@ import csv
 import io
 
 import openpyxl
-from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -50,8 +49,7 @@ def student_row(n, name=None, **overrides):
 def roster_world(client):
     """Schools A and B, and a logged-in staff user of A with every schools and contacts permission."""
     a, b = SchoolFactory(name="甲校"), SchoolFactory(name="乙校")
-    staff = StaffMembershipFactory(school=a)
-    staff.user.user_permissions.set(Permission.objects.filter(content_type__app_label__in=["schools", "contacts"]))
+    staff = StaffMembershipFactory(school=a, permissions=["schools", "contacts"])
     client.force_login(staff.user)
     return {"a": a, "b": b, "staff": staff, "client": client}
 

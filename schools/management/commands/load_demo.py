@@ -16,7 +16,6 @@ class Command(BaseCommand):
         out = self.stdout.write
         out(self.style.SUCCESS(f"Demo school {summary.school.name} ({summary.school.code}) loaded:"))
         out(f"  {summary.students} students, {summary.devices} devices in {summary.groups} device groups")
-        out(
-            f"  Staff login:  http://127.0.0.1:8000/admin/  user {summary.staff_username}  password {summary.staff_password}"
-        )
+        login = f"user {summary.staff_username}  password {summary.staff_password}"
+        out(f"  Staff login:  http://127.0.0.1:8000/admin/  {login}")
         out(f"  Vendor API:   appid {summary.api_appid}  secret {summary.api_secret}")
