@@ -5,8 +5,6 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
-from core.tokens import token_hash
-
 from .models import ParentToken
 
 
@@ -28,7 +26,7 @@ class ParentTokenAuthentication(authentication.BaseAuthentication):
             raw = header[1].decode("ascii")
         except UnicodeDecodeError as exc:
             raise exceptions.AuthenticationFailed(_("Authorization: the token is malformed.")) from exc
-        token = ParentToken.objects.select_related("parent").filter(token_hash=token_hash(raw)).first()
+        token = ParentToken.objects.select_related("parent").filter(ParentToken.token_q(raw)).first()
         if token is None or token.revoked_at is not None:
             raise exceptions.AuthenticationFailed(_("Authorization: the token is invalid or revoked; log in again."))
         if token.expires_at <= timezone.now():

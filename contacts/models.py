@@ -12,6 +12,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from contacts.querysets import CONTACT_LIST_ORDER, ClaimCodeQuerySet, ContactQuerySet, ShareLinkQuerySet
+from core.local_time import local_display
+from core.models import HashedToken
 from core.validators import wechat_id_validator
 from schools.models import Student
 from schools.querysets import SchoolScopedQuerySet
@@ -44,13 +46,10 @@ class Parent(models.Model):
         return self.nickname or self.openid
 
 
-class ParentToken(models.Model):
+class ParentToken(HashedToken):
     """A bearer token of the mini-program, stored as a SHA-256 digest; expires and can be revoked."""
 
     parent = models.ForeignKey(Parent, on_delete=models.CASCADE, related_name="tokens", verbose_name=_("parent"))
-    token_hash = models.CharField(_("token digest"), max_length=64, unique=True, editable=False)
-    created_at = models.DateTimeField(_("created at"), default=timezone.now)
-    expires_at = models.DateTimeField(_("expires at"))
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
 
     class Meta:
@@ -61,7 +60,7 @@ class ParentToken(models.Model):
     def __str__(self):
         return _("%(openid)s until %(time)s") % {
             "openid": self.parent.openid,
-            "time": f"{timezone.localtime(self.expires_at):%Y-%m-%d %H:%M}",
+            "time": local_display(self.expires_at),
         }
 
 
@@ -124,7 +123,7 @@ class Contact(models.Model):
         return self.relation or self.parent.nickname or self.parent.openid
 
 
-class ShareLink(models.Model):
+class ShareLink(HashedToken):
     """A link an admin contact shares so that another parent can bind (getBindContactPath, seed 003 §2.1).
 
     The token (256 random bits) is returned once and stored as a SHA-256 digest. A link may bind
@@ -137,7 +136,6 @@ class ShareLink(models.Model):
         EXPIRED = "expired", _("expired")
         REVOKED = "revoked", _("revoked")
 
-    token_hash = models.CharField(_("token digest"), max_length=64, unique=True, editable=False)
     student = models.ForeignKey(
         Student, on_delete=models.CASCADE, related_name="share_links", verbose_name=_("student")
     )
@@ -147,8 +145,6 @@ class ShareLink(models.Model):
     user_name = models.CharField(_("student name shown"), max_length=64, blank=True)
     user_avatar = models.URLField(_("student avatar shown"), max_length=500, blank=True)
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.ACTIVE)
-    created_at = models.DateTimeField(_("created at"), default=timezone.now)
-    expires_at = models.DateTimeField(_("expires at"))
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
 
     school_path = "student__school"
@@ -261,4 +257,4 @@ class ClaimCode(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.student} · {timezone.localtime(self.created_at):%Y-%m-%d %H:%M}"
+        return f"{self.student} · {local_display(self.created_at)}"

@@ -37,3 +37,8 @@ def local_day_start(moment: datetime) -> datetime:
 def local_now(now: datetime | None = None) -> datetime:
     """``now`` (default: the current time) in the portal's time zone."""
     return timezone.localtime(now or timezone.now(), local_tz())
+
+
+def local_display(moment: datetime) -> str:
+    """``moment`` as staff read it: local date and time to the minute, ``2026-09-01 08:30``."""
+    return f"{timezone.localtime(moment, local_tz()):%Y-%m-%d %H:%M}"

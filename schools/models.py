@@ -12,6 +12,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from core.local_time import local_display
+from core.models import HashedToken
 from core.validators import (
     DEVICE_NAME_MAX_CHARS,
     GROUP_NAME_MAX_BYTES,
@@ -276,15 +278,12 @@ class ApiClient(models.Model):
         return f"{self.name} ({self.appid})"
 
 
-class ApiAccessToken(models.Model):
+class ApiAccessToken(HashedToken):
     """An ``access_token`` issued by ``/cgi-bin/token``; valid for 7200 s (REFERENCE.md §5)."""
 
     client = models.ForeignKey(
         ApiClient, on_delete=models.CASCADE, related_name="access_tokens", verbose_name=_("API client")
     )
-    token_hash = models.CharField(_("token digest"), max_length=64, unique=True, editable=False)
-    created_at = models.DateTimeField(_("created at"), default=timezone.now)
-    expires_at = models.DateTimeField(_("expires at"))
 
     school_path = "client__school"
     objects = SchoolScopedQuerySet.as_manager()
@@ -297,7 +296,7 @@ class ApiAccessToken(models.Model):
     def __str__(self):
         return _("%(appid)s until %(time)s") % {
             "appid": self.client.appid,
-            "time": f"{timezone.localtime(self.expires_at):%Y-%m-%d %H:%M}",
+            "time": local_display(self.expires_at),
         }
 
 
@@ -349,7 +348,7 @@ class AuditLog(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self):
-        return f"{self.get_action_display()} @ {timezone.localtime(self.created_at):%Y-%m-%d %H:%M}"
+        return f"{self.get_action_display()} @ {local_display(self.created_at)}"
 
 
 class ImportJob(models.Model):

@@ -22,7 +22,7 @@ def api_access_token_get(*, token: str) -> ApiAccessToken | None:
     """The stored token of a raw ``access_token`` (expired or not) of an active client, with client and school."""
     return (
         ApiAccessToken.objects.select_related("client__school")
-        .filter(active_q("client__"), token_hash=token_hash(token))
+        .filter(active_q("client__"), ApiAccessToken.token_q(token))
         .first()
     )
 

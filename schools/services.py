@@ -87,9 +87,8 @@ def api_access_token_issue(*, client: ApiClient) -> tuple[str, datetime]:
 
     Earlier tokens stay valid until they expire, so several vendor processes may each hold one.
     """
-    raw = token_new()
     expires_at = timezone.now() + settings.API_ACCESS_TOKEN_TTL
-    ApiAccessToken.objects.create(client=client, token_hash=token_hash(raw), expires_at=expires_at)
+    _token, raw = ApiAccessToken.issue(client=client, expires_at=expires_at)
     return raw, expires_at
 
 

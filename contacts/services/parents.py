@@ -11,7 +11,6 @@ from django.utils.translation import gettext_lazy as _
 
 from contacts.models import Parent, ParentToken
 from core.errors import ApplicationError, TooManyRequests, UpstreamError, UpstreamUnavailable
-from core.tokens import token_hash, token_new
 from core.validators import wechat_id_validator
 from core.wechat.client import Session, WeChatClient, WeChatError, WeChatUnavailable
 from core.wechat.errcodes import ErrCode
@@ -73,9 +72,8 @@ def parent_login(*, code: str) -> LoginResult:
             parent.unionid = session.unionid
             fields.append("unionid")
         parent.save(update_fields=fields)
-        raw = token_new()
         expires_at = now + settings.PARENT_TOKEN_TTL
-        ParentToken.objects.create(parent=parent, token_hash=token_hash(raw), created_at=now, expires_at=expires_at)
+        _token, raw = ParentToken.issue(parent=parent, created_at=now, expires_at=expires_at)
     return LoginResult(parent=parent, token=raw, expires_at=expires_at)
 
 

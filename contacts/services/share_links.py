@@ -16,7 +16,6 @@ from django.utils.translation import gettext_lazy as _
 from contacts.models import Parent, ShareLink
 from contacts.selectors.contacts import contact_access
 from core.errors import Forbidden
-from core.tokens import token_hash, token_new
 from schools.models import AuditLog
 from schools.services import audit_log_record
 
@@ -36,9 +35,7 @@ def share_link_create(
         raise Forbidden(_("Only the admin contact may share a binding link."), code="not_admin")
     student = own.student
     now = timezone.now()
-    raw = token_new()
-    link = ShareLink.objects.create(
-        token_hash=token_hash(raw),
+    link, raw = ShareLink.issue(
         student=student,
         issued_by=parent,
         user_name=user_name or student.name,
