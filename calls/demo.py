@@ -269,7 +269,7 @@ def demo_calls_load(*, days: int = 5, now: datetime | None = None) -> dict:
     """
     now = now or timezone.now()
     school = School.objects.get(code=DEMO_SCHOOL_CODE)
-    roster = list(Student.objects.filter(school=school, is_active=True).order_by("user_id"))
+    roster = list(Student.objects.active().for_school(school.pk).order_by("user_id"))
     students = random.Random(SEED).sample(roster, min(STUDENTS, len(roster)))
     contacts = _ensure_contacts(school, students, now)
     students = [s for s in students if contacts.get(s.pk)]
@@ -279,7 +279,7 @@ def demo_calls_load(*, days: int = 5, now: datetime | None = None) -> dict:
     windows = _ensure_policy(school)
     policy = CallPolicy.objects.get(school=school)
     # Calls come from grouped devices: those the parents' group authorizations cover.
-    devices = list(Device.objects.filter(school=school, is_active=True, group__in=groups).order_by("sn", "model_id"))
+    devices = list(Device.objects.active().for_school(school.pk).filter(group__in=groups).order_by("sn", "model_id"))
 
     calls = []
     if students and devices:

@@ -15,7 +15,6 @@ import segno
 from django.conf import settings
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
-from django.utils import timezone
 from django.utils.safestring import mark_safe
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
@@ -27,6 +26,7 @@ from reportlab.platypus import Paragraph
 
 from contacts.mini_program import admin_bind_path
 from contacts.models import ClaimCode
+from core.local_time import local_now, local_today
 
 PDF_FONT = "STSong-Light"  # reportlab's built-in CID font for simplified Chinese: no font file needed
 PDF_CODE_FONT = "Courier-Bold"
@@ -106,7 +106,7 @@ def letters_for(issued) -> list[Letter]:
             student=student.name,
             class_label=_class_label(student),
             code=code,
-            expires_on=timezone.localtime(expires[student.pk]).date(),
+            expires_on=local_today(expires[student.pk]),
             path=admin_bind_path(student.user_id),
         )
         for student, code in issued
@@ -185,7 +185,7 @@ def _draw_letter(pdf: canvas.Canvas, letter: Letter) -> None:
     for note in letter.notes:
         y = paragraph(f"● {note}", small, y - 4)  # STSong-Light has no U+00B7
     pdf.setFont(PDF_FONT, 9)
-    pdf.drawCentredString(width / 2, margin / 2, f"{letter.school}｜{timezone.localdate():%Y-%m-%d}")
+    pdf.drawCentredString(width / 2, margin / 2, f"{letter.school}｜{local_today():%Y-%m-%d}")
 
 
 def letters_pdf(letters: list[Letter]) -> HttpResponse:
@@ -200,7 +200,5 @@ def letters_pdf(letters: list[Letter]) -> HttpResponse:
         pdf.showPage()
     pdf.save()
     response = HttpResponse(buffer.getvalue(), content_type="application/pdf")
-    response["Content-Disposition"] = (
-        f'attachment; filename="claim-code-letters-{timezone.localtime():%Y%m%d-%H%M}.pdf"'
-    )
+    response["Content-Disposition"] = f'attachment; filename="claim-code-letters-{local_now():%Y%m%d-%H%M}.pdf"'
     return response

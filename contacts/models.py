@@ -11,7 +11,13 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from contacts.querysets import CONTACT_LIST_ORDER, ClaimCodeQuerySet, ContactQuerySet, ShareLinkQuerySet
+from contacts.querysets import (
+    CONTACT_LIST_ORDER,
+    LIVE_CLAIM_CODE,
+    ClaimCodeQuerySet,
+    ContactQuerySet,
+    ShareLinkQuerySet,
+)
 from core.local_time import local_display
 from core.models import HashedToken
 from core.validators import wechat_id_validator
@@ -248,7 +254,7 @@ class ClaimCode(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["student"],
-                condition=Q(used_at__isnull=True, revoked_at__isnull=True),
+                condition=LIVE_CLAIM_CODE,
                 name="claim_code_one_live_per_student",
             ),
             models.CheckConstraint(

@@ -10,6 +10,9 @@ from django.utils import timezone
 
 from schools.querysets import SchoolScopedQuerySet, active_q
 
+# A claim code neither used nor revoked (it may have expired): PostgreSQL keeps one per student.
+LIVE_CLAIM_CODE = Q(used_at__isnull=True, revoked_at__isnull=True)
+
 # How a student's contacts are listed (getVoipBindContactList, getvoipcontactlist, the admin):
 # the admin contact first, then by binding time.
 CONTACT_LIST_ORDER = ("-role", "bound_at", "id")
@@ -43,6 +46,9 @@ class ShareLinkQuerySet(SchoolScopedQuerySet):
         state = self.model.State
         return Q(state=state.EXPIRED) | Q(state=state.ACTIVE, expires_at__lte=now or timezone.now())
 
+    def revoked_q(self) -> Q:
+        return Q(state=self.model.State.REVOKED)
+
     def active(self):
         """Links in state ``active`` (possibly past ``expires_at``, until the sweep runs): what revocation changes."""
         return self.filter(state=self.model.State.ACTIVE)
@@ -60,8 +66,8 @@ class ShareLinkQuerySet(SchoolScopedQuerySet):
 
 class ClaimCodeQuerySet(SchoolScopedQuerySet):
     def live(self):
-        """Neither used nor revoked (possibly expired); PostgreSQL keeps one per student."""
-        return self.filter(used_at__isnull=True, revoked_at__isnull=True)
+        """Neither used nor revoked (possibly expired; ``LIVE_CLAIM_CODE``)."""
+        return self.filter(LIVE_CLAIM_CODE)
 
     def usable(self, now=None):
         """Live and not expired: the code a parent may enter."""

@@ -37,7 +37,6 @@ class StudentResource(SchoolRosterResource):
     contacts = Field(column_name="contacts", readonly=True, widget=widgets.IntegerWidget())
 
     kind = "students"
-    key_attrs = ("user_id",)
     header_aliases: ClassVar = {
         "user_id": ("userid", "用户ID", "刷脸ID", "人脸ID", "微信用户ID"),
         "name": ("姓名", "学生姓名"),

@@ -48,7 +48,6 @@ class DeviceResource(SchoolRosterResource):
     location = text_field("location")
 
     kind = "devices"
-    key_attrs = ("sn", "model_id")
     header_aliases: ClassVar = {
         "sn": ("序列号", "设备序列号", "设备SN"),
         "model_id": ("型号ID", "设备型号ID"),
@@ -108,7 +107,6 @@ class DeviceGroupResource(SchoolRosterResource):
     model_type = text_field("model_type")
 
     kind = "groups"
-    key_attrs = ("group_id",)
     header_aliases: ClassVar = {
         "group_id": ("设备组ID", "组ID"),
         "name": ("group_name", "设备组名称", "名称", "组名"),

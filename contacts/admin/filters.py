@@ -53,5 +53,5 @@ class ShareLinkValidityFilter(admin.SimpleListFilter):
         return {
             "active": queryset.usable,
             "expired": queryset.expired,
-            "revoked": lambda: queryset.filter(state=queryset.model.State.REVOKED),
+            "revoked": lambda: queryset.filter(queryset.revoked_q()),
         }.get(self.value(), lambda: queryset)()

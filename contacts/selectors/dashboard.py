@@ -68,5 +68,5 @@ def share_link_counts(*, school_id: int | None, now: datetime) -> dict:
     return scoped(ShareLink.objects.all(), school_id).aggregate(
         active=Count("id", filter=ShareLink.objects.usable_q(now)),
         expired=Count("id", filter=ShareLink.objects.expired_q(now)),
-        revoked=Count("id", filter=Q(state=ShareLink.State.REVOKED)),
+        revoked=Count("id", filter=ShareLink.objects.revoked_q()),
     )

@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from calls.models import CallingWindow, CallPolicy, CallRecord, DeviceAuthorizationHistory, StudentCallPolicy
 from calls.tests.factories import DeviceAuthorizationFactory
-from contacts.models import BindEvent, ClaimCode, Contact, ParentToken, ShareLink
-from contacts.tests.factories import ContactFactory
+from contacts.models import BindEvent, ClaimCode, Contact, Parent, ParentToken, ShareLink
+from contacts.tests.factories import ContactFactory, ParentFactory
 from core.admin import SuperuserOnlyAdminMixin
-from schools.admin.scoping import SchoolScopedAdmin
+from schools.admin.scoping import SchoolScopedAdmin, SchoolScopedInline
 from schools.models import AuditLog, ImportJob, StaffMembership
 from schools.services import api_access_token_issue, api_client_create
 from schools.tests.factories import (
@@ -30,12 +30,19 @@ pytestmark = pytest.mark.django_db
 
 
 def make_world(tag: str):
-    """A school with one row of every model the admin shows, and a staff user with every permission."""
-    school = SchoolFactory(name=f"学校{tag}")
-    group = DeviceGroupFactory(school=school)
-    device = DeviceFactory(school=school, group=group)
-    student = StudentFactory(school=school, name=f"学生{tag}")
-    contact = ContactFactory(student=student, role=Contact.Role.ADMIN)
+    """A school with one row of every model the admin shows, and a staff user with every permission.
+
+    Every text of the world carries its marker (``ZZA``, ``ZZB``), so that a page of one school
+    that shows anything of the other is caught by a plain substring test.
+    """
+    m = f"ZZ{tag}"
+    school = SchoolFactory(name=f"学校{m}")
+    group = DeviceGroupFactory(school=school, name=f"楼{m}", group_id=f"grp_{m}")
+    device = DeviceFactory(school=school, group=group, sn=f"SN-{m}", device_name=f"电话{m}", location=f"位置{m}")
+    student = StudentFactory(school=school, name=f"学生{m}", user_id=f"wxfp_{m}", grade=f"{m}年级", class_name=f"{m}班")
+    contact = ContactFactory(
+        student=student, role=Contact.Role.ADMIN, relation=f"妈{m}", parent__openid=f"o{m}", parent__nickname=f"家长{m}"
+    )
     parent = contact.parent
     link = ShareLink.objects.create(
         token_hash=f"{tag}" * 64, student=student, issued_by=parent, expires_at=timezone.now() + timedelta(hours=1)
@@ -45,9 +52,9 @@ def make_world(tag: str):
     )
     ParentToken.objects.create(parent=parent, token_hash=f"t{tag}" * 32, expires_at=timezone.now() + timedelta(days=1))
     ClaimCode.objects.create(student=student, code_hash=f"c{tag}" * 32, expires_at=timezone.now() + timedelta(days=30))
-    client, _ = api_client_create(school=school, name=f"厂商{tag}")
+    client, _ = api_client_create(school=school, name=f"厂商{m}")
     api_access_token_issue(client=client)
-    AuditLog.objects.create(school=school, student=student, action="admin_bound")
+    AuditLog.objects.create(school=school, student=student, action="admin_bound", reason=f"原因{m}")
     CallPolicy.objects.create(school=school)
     StudentCallPolicy.objects.create(student=student, daily_minutes=10)
     CallingWindow.objects.create(school=school, weekday=0, start_time=time(8), end_time=time(9))
@@ -56,12 +63,12 @@ def make_world(tag: str):
     DeviceAuthorizationHistory.objects.create(parent=parent, device=device, status=1, source="request")
     DeviceAuthorizationHistory.objects.create(parent=parent, group=group, status=1, source="request")
     CallRecord.objects.create(
-        room_id=f"room-{tag}", school=school, device=device, student=student, parent=parent, openid=parent.openid
+        room_id=f"room-{m}", school=school, device=device, student=student, parent=parent, openid=parent.openid
     )
-    ImportJob.objects.create(school=school, kind=ImportJob.Kind.STUDENTS, file_name=f"{tag}.csv", file_format="csv")
+    ImportJob.objects.create(school=school, kind=ImportJob.Kind.STUDENTS, file_name=f"{m}.csv", file_format="csv")
     # Even every permission is not enough to leave the school.
     membership = StaffMembershipFactory(
-        school=school, user=UserFactory(username=f"staff-{tag}"), permissions=Permission.objects.all()
+        school=school, user=UserFactory(username=f"staff-{m}"), permissions=Permission.objects.all()
     )
     return {
         "school": school,
@@ -75,7 +82,12 @@ def make_world(tag: str):
 
 @pytest.fixture
 def worlds():
-    return make_world("A"), make_world("B")
+    a, b = make_world("A"), make_world("B")
+    # A grandfather bound in both schools: one parent row, two schools' contacts.
+    shared = ParentFactory(openid="oShared", nickname="共同家长")
+    ContactFactory(student=a["student"], parent=shared, relation="爷爷ZZA")
+    ContactFactory(student=b["student"], parent=shared, relation="爷爷ZZB")
+    return a, b
 
 
 def request_for(user):
@@ -100,7 +112,8 @@ def test_every_model_admin_is_scoped_or_superuser_only(worlds):
         seen_b = set(model_admin.get_queryset(request_for(b["user"])).values_list("pk", flat=True))
         everything = set(model_admin.get_queryset(request_for(superuser)).values_list("pk", flat=True))
         assert seen_a and seen_b, f"{model.__name__}: each school should see its own rows"
-        assert not seen_a & seen_b, f"{model.__name__}: a row is visible to two schools"
+        shared = {Parent.objects.get(openid="oShared").pk} if model is Parent else set()
+        assert seen_a & seen_b == shared, f"{model.__name__}: a row is visible to two schools"
         assert seen_a | seen_b <= everything
         checked += 1
     assert checked >= 15
@@ -158,7 +171,7 @@ def test_read_only_viewer_can_look_but_not_change(client, worlds):
     response = client.post(url, {"name": "改名"})
     assert response.status_code == 403
     a["student"].refresh_from_db()
-    assert a["student"].name == "学生A"
+    assert a["student"].name == "学生ZZA"
     assert client.get(reverse("admin:schools_student_add")).status_code == 403
 
 
@@ -172,3 +185,51 @@ def test_related_filters_across_relations_list_only_the_own_school(client, world
     ):
         page = client.get(reverse(url)).content.decode()
         assert b["school"].name not in page, url
+
+
+def test_every_inline_is_scoped(worlds):
+    a, _ = worlds
+    request = request_for(a["user"])
+    inlines = [
+        inline
+        for model_admin in admin.site._registry.values()
+        if not isinstance(model_admin, SuperuserOnlyAdminMixin)
+        for inline in model_admin.get_inline_instances(request)
+    ]
+    assert len(inlines) >= 4
+    for inline in inlines:
+        assert isinstance(inline, SchoolScopedInline), f"{type(inline).__name__} is not a SchoolScopedInline"
+
+
+def test_no_page_of_one_school_shows_anything_of_the_other(client, worlds):
+    """Every changelist (rows, list filters, search) and the change page of each of school A's rows
+    (inlines, choices, read-only fields), as A's staff: nothing of school B appears."""
+    a, _ = worlds
+    client.force_login(a["user"])
+    pages = 0
+    for model, model_admin in admin.site._registry.items():
+        if isinstance(model_admin, SuperuserOnlyAdminMixin):
+            continue
+        info = model._meta.app_label, model._meta.model_name
+        urls = [reverse("admin:{}_{}_changelist".format(*info))]
+        urls += [
+            reverse("admin:{}_{}_change".format(*info), args=[pk])
+            for pk in model_admin.get_queryset(request_for(a["user"])).values_list("pk", flat=True)
+        ]
+        for url in urls:
+            response = client.get(url)
+            assert response.status_code == 200, url
+            page = response.content.decode()
+            assert "ZZB" not in page, (
+                f"{url} shows school B: …{page[max(0, page.index('ZZB') - 120) : page.index('ZZB') + 40]}…"
+            )
+            pages += 1
+    assert pages >= 40
+
+
+def test_a_parent_of_two_schools_shows_each_school_only_its_own_contacts(client, worlds):
+    a, b = worlds
+    client.force_login(a["user"])
+    shared = Parent.objects.get(openid="oShared")
+    page = client.get(reverse("admin:contacts_parent_change", args=[shared.pk])).content.decode()
+    assert "学生ZZA" in page and "学生ZZB" not in page

@@ -60,7 +60,6 @@ class SchoolRosterResource(resources.ModelResource):
     """
 
     kind = ""  # ImportJob.Kind
-    key_attrs: tuple[str, ...] = ()
     header_aliases: ClassVar[dict[str, tuple[str, ...]]] = {}
     other_school_message = _("This row belongs to another school.")
 
@@ -102,6 +101,11 @@ class SchoolRosterResource(resources.ModelResource):
         self.last_progress = 0
 
     # ---- headers and fields
+
+    @property
+    def key_attrs(self) -> tuple[str, ...]:
+        """The natural key a row is upserted by (``Meta.import_id_fields``)."""
+        return tuple(self._meta.import_id_fields)
 
     @classmethod
     def header_map(cls) -> dict[str, str]:
