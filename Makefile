@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install run test migrate clean
+.PHONY: install run test lint migrate clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ run: install .env
 ## test: the whole suite (PostgreSQL when DATABASE_URL is set or a server answers on localhost:5432).
 test: install
 	bin/test
+
+## lint: ruff (lint and format) and import-linter (the layers of README's "Layout").
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache

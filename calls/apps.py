@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class CallsConfig(AppConfig):
-    """Device authorization, call checks and call records (issue 3); empty for now."""
+    """Device authorization, call policy, pre-call checks, call records and usage."""
 
     name = "calls"
     verbose_name = _("Calls")

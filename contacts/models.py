@@ -2,7 +2,7 @@
 
 Source: seed 003 §2 (binding, contact list, delete, transfer, events), REFERENCE.md §2-§3.
 The invariants that must never be false are database constraints; the contact limit is kept
-by locking the student row (see ``contacts.services``).
+by locking the student row (``contacts.locks``, in every ``contacts.services`` module).
 """
 
 from django.conf import settings
@@ -220,7 +220,7 @@ class ClaimCode(models.Model):
 
     Required by ``admin_bind`` when the school sets ``require_claim_code``. Single use, expiring
     (``expires_at``, school setting ``claim_code_ttl_days``), per student. The raw code is shown
-    once, in the letters; only a SHA-256 digest is stored (``contacts.services``). Issuing a new
+    once, in the letters; only a SHA-256 digest is stored (``contacts.services.claim_codes``). Issuing a new
     code revokes the student's live one, and PostgreSQL keeps at most one live code per student.
     """
 

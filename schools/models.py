@@ -352,7 +352,7 @@ class AuditLog(models.Model):
 
 
 class ImportJob(models.Model):
-    """A roster file imported in the background (``schools.imports.import_job_run``, by Celery).
+    """A roster file imported in the background (``schools.roster.runner.import_job_run``, by Celery).
 
     The admin's import sends files of more than ``IMPORT_ASYNC_ROW_THRESHOLD`` rows here. The job
     checks every row first (``processed_rows`` counts them), then writes them all in one

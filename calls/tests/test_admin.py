@@ -1,5 +1,5 @@
 """The calls admin: every page renders, call records are read-only, staff see their school only,
-and the usage report (calls.reports) adds up calls, minutes and traffic per local day."""
+and the usage report (calls.selectors.reports) adds up calls, minutes and traffic per local day."""
 
 from datetime import time, timedelta
 from decimal import Decimal

@@ -17,6 +17,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
+from core.wechat.errcodes import ErrCode, envelope
+
 
 class FakeWeChat(ThreadingHTTPServer):
     daemon_threads = True
@@ -94,18 +96,18 @@ class _Handler(BaseHTTPRequestHandler):
             return self._answer(*self.server.raw_answer)
         if path == "/sns/jscode2session":
             if query.get("grant_type") != "authorization_code" or not query.get("appid") or not query.get("secret"):
-                return self._answer(200, {"errcode": 40013, "errmsg": "invalid appid"})
-            answer = self.server.sessions.get(query.get("js_code", ""), {"errcode": 40029, "errmsg": "invalid code"})
+                return self._answer(200, envelope(ErrCode.INVALID_APPID))
+            answer = self.server.sessions.get(query.get("js_code", ""), envelope(ErrCode.INVALID_CODE))
             return self._answer(200, answer)
         if path == "/cgi-bin/token":
             if self.server.token_delay:
                 time.sleep(self.server.token_delay)
             if query.get("grant_type") != "client_credential":
-                return self._answer(200, {"errcode": 40002, "errmsg": "invalid grant_type"})
+                return self._answer(200, envelope(ErrCode.INVALID_GRANT_TYPE))
             if query.get("appid") != self.server.appid:
-                return self._answer(200, {"errcode": 40013, "errmsg": "invalid appid"})
+                return self._answer(200, envelope(ErrCode.INVALID_APPID))
             if query.get("secret") != self.server.secret:
-                return self._answer(200, {"errcode": 40001, "errmsg": "invalid credential, secret is wrong"})
+                return self._answer(200, envelope(ErrCode.INVALID_CREDENTIAL, "invalid credential, secret is wrong"))
             return self._answer(200, self.server.issue_token())
         return self._answer(404, {"errcode": 404, "errmsg": "not found"})
 
@@ -122,19 +124,19 @@ class _Handler(BaseHTTPRequestHandler):
         if path == "/wxa/getsnticket":
             token = query.get("access_token")
             if not token:
-                return self._answer(200, {"errcode": 41001, "errmsg": "access_token missing"})
+                return self._answer(200, envelope(ErrCode.TOKEN_MISSING))
             if token in self.server.expired_tokens:
-                return self._answer(200, {"errcode": 42001, "errmsg": "access_token expired"})
+                return self._answer(200, envelope(ErrCode.TOKEN_EXPIRED))
             if token not in self.server.valid_tokens:
-                return self._answer(200, {"errcode": 40001, "errmsg": "invalid credential, access_token is invalid"})
+                return self._answer(200, envelope(ErrCode.INVALID_CREDENTIAL))
             if (
                 not isinstance(body, dict)
                 or not isinstance(body.get("sn"), str)
                 or not isinstance(body.get("model_id"), str)
             ):
-                return self._answer(200, {"errcode": 47001, "errmsg": "data format error"})
+                return self._answer(200, envelope(ErrCode.BAD_DATA))
             answer = self.server.sn_ticket_answers.get(body["sn"])
             if answer is not None:
                 return self._answer(200, answer)
-            return self._answer(200, {"errcode": 0, "errmsg": "ok", "sn_ticket": f"ticket-{body['sn']}"})
+            return self._answer(200, envelope(ErrCode.OK, sn_ticket=f"ticket-{body['sn']}"))
         return self._answer(404, {"errcode": 404, "errmsg": "not found"})

@@ -54,7 +54,7 @@ class SchoolRosterResource(resources.ModelResource):
 
     ``school``: the importing school (required to import; exports take the admin's scoped
     queryset). ``defer_writes``: keep every row in memory and write nothing until ``flush()``
-    (``schools.imports``: check a whole file, then write it in one short transaction).
+    (``schools.roster.runner``: check a whole file, then write it in one short transaction).
     ``progress(rows)``: called every ``progress_every`` rows. ``show_diff``: per-row diff for
     the admin's preview (slower; off for bulk and background imports).
     """
