@@ -1,18 +1,24 @@
 """URL map: admin, the mini-program API (/api/v1/), the WeChat-compatible API, OpenAPI docs."""
 
 from django.contrib import admin
-from django.http import JsonResponse
 from django.urls import include, path, re_path
-from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
 
 from contacts.apis.wechat import VoipContactListApi
+from core.errors import NotFound
 from schools.apis import AccessTokenApi
 
 
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
+@authentication_classes([])
+@permission_classes([])
 def api_not_found(request, *args, **kwargs):
-    """Unknown paths under /api/ answer JSON, like every other API error."""
-    return JsonResponse({"detail": gettext("Not found."), "code": "not_found"}, status=404)
+    """Unknown paths under /api/ answer 404 like every other API error (``core.exceptions``)."""
+    raise NotFound(_("Not found."))
 
 
 urlpatterns = [
