@@ -25,7 +25,7 @@ def _staff_student_ids(*, user, students, reason: str) -> list[int]:
     if not reason or not reason.strip():
         raise ApplicationError(_("Give a reason; it is kept in the audit record."), field="reason")
     ids = sorted({student.pk for student in students})
-    if len(staff_scoped(Student.objects.filter(pk__in=ids), user)) != len(ids):
+    if staff_scoped(Student.objects.filter(pk__in=ids), user).count() != len(ids):
         raise NotFound(_("No such student in your school."), field="student")
     if not staff_may_change(user):
         raise NotFound(_("Read-only staff cannot change contacts."), field="student")
