@@ -2,6 +2,10 @@
 
 - Tests marked ``postgres`` need PostgreSQL; on SQLite they are skipped with that reason.
 - With ``PORTAL_FORBID_SKIPS=1`` (CI) a run with any skipped test fails.
+- Celery tasks queued by the code under test run eagerly, in the test's thread (a real worker
+  runs in ``portal/tests/test_celery.py``); WeChat is a closed local port unless the test starts
+  the fake WeChat (``fake_wechat``), so no test ever reaches the real WeChat
+  (``portal.settings_test``).
 """
 
 import os
@@ -12,7 +16,7 @@ from rest_framework.test import APIClient
 
 from contacts.services.parents import parent_login
 from core.tests.fake_wechat import FakeWeChat
-from schools.services import api_client_create
+from schools.services.api_clients import api_client_create
 from schools.tests.factories import SchoolFactory
 from schools.tests.vendor import get_token
 
@@ -84,7 +88,7 @@ def school():
 @pytest.fixture
 def vendor(school):
     """``(client, secret)``: a device vendor's API client of ``school`` and its secret."""
-    return api_client_create(school=school, name="Campus phones Ltd")
+    return api_client_create(school_ids=[school.pk], name="Campus phones Ltd")
 
 
 @pytest.fixture

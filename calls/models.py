@@ -20,10 +20,16 @@ RING_TIMEOUT_MAX = 60  # WeChat rings for 60 s (REFERENCE.md §4)
 
 
 class BusinessType(models.IntegerChoices):
-    """initByCaller ``businessType`` of the face-pay campus scene (seed 003 §1)."""
+    """initByCaller ``businessType`` (REFERENCE.md §4): 0 and 3 in face-pay mode (seed 003 §1), 1 in hardware mode."""
 
     DURATION = 0, _("face-pay, duration billing")
+    DEVICE = 1, _("device calls a phone (hardware mode)")
+    PHONE_TO_DEVICE = 2, _("phone calls an Android device")
     LICENSE = 3, _("face-pay, license billing")
+
+
+# A school's face-pay billing (the policy): duration or license (seed 003 §1).
+FACE_PAY_BUSINESS_TYPES = [(t.value, t.label) for t in (BusinessType.DURATION, BusinessType.LICENSE)]
 
 
 class CameraStatus(models.IntegerChoices):
@@ -67,7 +73,10 @@ class CallPolicy(models.Model):
         help_text=_("Connected minutes a student may use per day; 0 = no limit."),
     )
     business_type = models.PositiveSmallIntegerField(
-        _("businessType"), choices=BusinessType.choices, default=BusinessType.DURATION
+        _("businessType"),
+        choices=FACE_PAY_BUSINESS_TYPES,
+        default=BusinessType.DURATION,
+        help_text=_("Face-pay phones' billing; hardware-mode phones always call with businessType 1."),
     )
     camera_status = models.PositiveSmallIntegerField(
         _("default camera"), choices=CameraStatus.choices, default=CameraStatus.ON
@@ -114,7 +123,7 @@ class StudentCallPolicy(models.Model):
     )
     daily_minutes = models.PositiveIntegerField(_("daily minutes"), null=True, blank=True)
     business_type = models.PositiveSmallIntegerField(
-        _("businessType"), choices=BusinessType.choices, null=True, blank=True
+        _("businessType"), choices=FACE_PAY_BUSINESS_TYPES, null=True, blank=True
     )
     camera_status = models.PositiveSmallIntegerField(
         _("default camera"), choices=CameraStatus.choices, null=True, blank=True

@@ -33,6 +33,12 @@ class Parent(models.Model):
     nickname = models.CharField(_("nickname"), max_length=64, blank=True)
     voip_scope_granted = models.BooleanField(_("scope.voip granted"), default=False)
     voip_scope_updated_at = models.DateTimeField(_("scope.voip updated at"), null=True, blank=True)
+    voip_scope_lost_at = models.DateTimeField(
+        _("scope.voip lost at"),
+        null=True,
+        blank=True,
+        help_text=_("When a device's call failed with errCode 8; the mini-program asks the parent again."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     last_login_at = models.DateTimeField(_("last login"), null=True, blank=True)
 
@@ -70,13 +76,28 @@ class ParentToken(HashedToken):
         }
 
 
+class ContactState(models.TextChoices):
+    """Where a contact stands with WeChat (``Contact.state``)."""
+
+    PENDING = "pending", _("allowed, awaiting WeChat")
+    CONFIRMED = "confirmed", _("bound at WeChat")
+    UNCONFIRMED = "unconfirmed", _("missing at WeChat")
+    REMOVING = "removing", _("removal pending at WeChat")
+
+
 class Contact(models.Model):
     """A parent bound to a student: the student may call it (seed 003 §2.1).
 
     ``role`` 1 is the admin contact (``is_ad``), the only one who may share links, delete
     contacts and transfer the role; PostgreSQL keeps one contact per (student, parent) and at
     most one admin per student.
+
+    WeChat holds the binding itself (seed 003 §2.1; REFERENCE.md §1a): the plugin binds, deletes
+    and transfers, and ``contacts.services.reconciliation`` keeps this row in step with WeChat's
+    list. ``state`` says where the two stand; devices are served ``confirmed`` contacts only.
     """
+
+    State = ContactState
 
     class Role(models.IntegerChoices):
         ORDINARY = 0, _("ordinary contact")
@@ -86,6 +107,7 @@ class Contact(models.Model):
         ADMIN_BINDING = "admin", _("admin binding")
         SHARE_LINK = "share_link", _("share link")
         STAFF = "staff", _("school staff")
+        WECHAT = "wechat", _("found at WeChat")
 
     student = models.ForeignKey(Student, on_delete=models.CASCADE, related_name="contacts", verbose_name=_("student"))
     parent = models.ForeignKey(Parent, on_delete=models.CASCADE, related_name="contacts", verbose_name=_("parent"))
@@ -96,6 +118,16 @@ class Contact(models.Model):
         "ShareLink", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("share link")
     )
     bound_at = models.DateTimeField(_("bound at"), default=timezone.now)
+    state = models.CharField(
+        _("WeChat state"), max_length=16, choices=ContactState.choices, default=ContactState.PENDING
+    )
+    state_changed_at = models.DateTimeField(_("WeChat state since"), default=timezone.now)
+    admin_requested_at = models.DateTimeField(
+        _("admin role requested at"),
+        null=True,
+        blank=True,
+        help_text=_("Staff asked that this contact become the admin; the admin contact carries it out (transerAdmin)."),
+    )
     call_order = models.PositiveSmallIntegerField(
         _("call order"),
         null=True,
@@ -114,6 +146,10 @@ class Contact(models.Model):
             models.UniqueConstraint(fields=["student", "parent"], name="contact_unique_student_parent"),
             models.UniqueConstraint(fields=["student"], condition=Q(role=1), name="contact_one_admin_per_student"),
             models.CheckConstraint(condition=Q(role__in=[0, 1]), name="contact_role_valid"),
+            models.CheckConstraint(condition=Q(state__in=ContactState.values), name="contact_state_valid"),
+            models.UniqueConstraint(
+                fields=["student"], condition=Q(admin_requested_at__isnull=False), name="contact_one_admin_request"
+            ),
         ]
 
     def __str__(self):
@@ -150,6 +186,12 @@ class ShareLink(HashedToken):
     )
     user_name = models.CharField(_("student name shown"), max_length=64, blank=True)
     user_avatar = models.URLField(_("student avatar shown"), max_length=500, blank=True)
+    plugin_path = models.CharField(
+        _("plugin bind page"),
+        max_length=1024,
+        blank=True,
+        help_text=_("The path getBindContactPath gave the admin's mini-program: the bind page opens it once allowed."),
+    )
     state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.ACTIVE)
     revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
 
@@ -186,7 +228,12 @@ class BindEvent(models.Model):
         AUTH = "auth", _("scope.voip not granted")
         CANCEL = "cancel", _("contact unbound")
 
+    class Source(models.TextChoices):
+        PORTAL = "portal", _("the portal refused")
+        PLUGIN = "plugin", _("reported by the plugin")
+
     type = models.CharField(_("type"), max_length=16, choices=Type.choices)
+    source = models.CharField(_("source"), max_length=8, choices=Source.choices, default=Source.PORTAL)
     err_msg = models.CharField(_("errMsg"), max_length=255)
     user_id = models.CharField(_("user_id"), max_length=128, blank=True)
     openid = models.CharField(_("openid"), max_length=128)
@@ -264,3 +311,69 @@ class ClaimCode(models.Model):
 
     def __str__(self):
         return f"{self.student} · {local_display(self.created_at)}"
+
+
+class BindingCheck(models.Model):
+    """When a student's contacts were last compared with WeChat's list (``contacts.services.reconciliation``)."""
+
+    student = models.OneToOneField(
+        Student, on_delete=models.CASCADE, primary_key=True, related_name="binding_check", verbose_name=_("student")
+    )
+    checked_at = models.DateTimeField(_("checked at"), db_index=True)
+    contacts_at_wechat = models.PositiveSmallIntegerField(_("contacts at WeChat"), default=0)
+
+    school_path = "student__school"
+    objects = SchoolScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("check against WeChat")
+        verbose_name_plural = _("checks against WeChat")
+
+    def __str__(self):
+        return f"{self.student} · {local_display(self.checked_at)}"
+
+
+class BindingDifference(models.Model):
+    """A difference between the portal's contacts of a student and WeChat's list (seed 003 §2.2).
+
+    Open while ``resolved_at`` is empty: a contact missing at WeChat, a removal or an admin transfer
+    WeChat has not carried out yet, a list over the school's contact limit. What reconciliation
+    fixes by itself (a contact found at WeChat, a role aligned, a reservation WeChat never
+    completed) is recorded resolved at once.
+    """
+
+    class Kind(models.TextChoices):
+        FOUND_AT_WECHAT = "found_at_wechat", _("bound at WeChat, not in the portal: recorded")
+        MISSING_AT_WECHAT = "missing_at_wechat", _("in the portal, not at WeChat: not served")
+        ROLE_ALIGNED = "role_aligned", _("role differed: aligned with WeChat")
+        PENDING_EXPIRED = "pending_expired", _("allowed binding never completed at WeChat: released")
+        REMOVAL_PENDING = "removal_pending", _("removed here, still bound at WeChat")
+        ADMIN_REQUEST_PENDING = "admin_request_pending", _("admin transfer requested, not yet done at WeChat")
+        OVER_LIMIT = "over_limit", _("more contacts at WeChat than the school's limit")
+
+    student = models.ForeignKey(
+        Student, on_delete=models.CASCADE, related_name="binding_differences", verbose_name=_("student")
+    )
+    openid = models.CharField(_("openid"), max_length=128, blank=True)
+    kind = models.CharField(_("difference"), max_length=32, choices=Kind.choices)
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+    detected_at = models.DateTimeField(_("detected at"), default=timezone.now, db_index=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+
+    school_path = "student__school"
+    objects = SchoolScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("difference from WeChat")
+        verbose_name_plural = _("differences from WeChat")
+        ordering = ["-detected_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["student", "openid", "kind"],
+                condition=Q(resolved_at__isnull=True),
+                name="binding_difference_one_open",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.student} · {self.get_kind_display()}"

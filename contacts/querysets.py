@@ -23,6 +23,17 @@ class ContactQuerySet(SchoolScopedQuerySet):
         """Contacts of active students of active schools: the only ones a parent or device is served."""
         return self.filter(active_q("student__"))
 
+    def served(self):
+        """Contacts devices are served (check, call plan, vendors' contact list): those WeChat has
+        (``confirmed``). A reservation WeChat has not confirmed, a contact missing at WeChat and a
+        removal pending at WeChat are not served."""
+        return self.filter(state=self.model.State.CONFIRMED)
+
+    def remaining(self):
+        """Contacts not on their way out: a removal pending at WeChat (``removing``) left out. What a
+        parent sees as its own students and what it may act on."""
+        return self.exclude(state=self.model.State.REMOVING)
+
     def in_list_order(self):
         """Admin first, then by binding time (``CONTACT_LIST_ORDER``)."""
         return self.order_by(*CONTACT_LIST_ORDER)

@@ -156,6 +156,12 @@ WECHAT_SANDBOX = env.bool("WECHAT_SANDBOX", default=False)
 if WECHAT_SANDBOX and not DEBUG:
     raise ImproperlyConfigured("WECHAT_SANDBOX may only be enabled together with DEBUG.")
 
+# Keeping contacts in step with WeChat (contacts.services.reconciliation).
+WECHAT_RECONCILE_DEBOUNCE_SECONDS = env.int("WECHAT_RECONCILE_DEBOUNCE_SECONDS", default=10)
+WECHAT_RECONCILE_PERIOD_HOURS = env.int("WECHAT_RECONCILE_PERIOD_HOURS", default=24)
+WECHAT_RECONCILE_MAX_PER_MINUTE = env.int("WECHAT_RECONCILE_MAX_PER_MINUTE", default=120)
+BINDING_PENDING_MINUTES = env.int("BINDING_PENDING_MINUTES", default=30)  # an allowed binding WeChat never made
+
 # --- Portal ---------------------------------------------------------------------------------
 PARENT_TOKEN_TTL = timedelta(days=env.int("PARENT_TOKEN_TTL_DAYS", default=7))
 API_ACCESS_TOKEN_TTL = timedelta(seconds=7200)  # REFERENCE.md §5: expires_in 7200
@@ -180,12 +186,13 @@ IMPORT_JOB_CHUNK_SIZE = env.int("IMPORT_JOB_CHUNK_SIZE", default=1000)  # rows b
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "celery-broker"
-    for _sub in ("out", "processed"):
+    for _sub in ("out", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
+        "control_folder": str(_broker_dir / "control"),
         "store_processed": False,
     }
 CELERY_TASK_IGNORE_RESULT = True
@@ -202,6 +209,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-tokens": {
         "task": "contacts.tasks.purge_expired_tokens",
         "schedule": crontab(minute=17),
+    },
+    "reconcile-bindings": {
+        "task": "contacts.tasks.reconcile_bindings_due",
+        "schedule": crontab(minute="*"),
     },
     "purge-expired-api-tokens": {
         "task": "schools.tasks.purge_expired_api_tokens",

@@ -6,7 +6,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from core.wechat.views import WeChatCompatibleApi, wechat_responses
-from schools.services import api_access_token_grant
+from schools.services.api_clients import api_access_token_grant
 
 
 class AccessTokenApi(WeChatCompatibleApi):

@@ -7,7 +7,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
@@ -27,6 +27,27 @@ CONTACT_LIMIT_MAX = 100
 SHARE_LINK_TTL_MAX_HOURS = 30 * 24
 GROUP_CAPACITY_DEFAULT = 50  # REFERENCE.md §1: 50 devices per group, 200 after expansion
 GROUP_CAPACITY_MAX = 200
+
+
+class CallMode(models.TextChoices):
+    """How a campus phone calls (REFERENCE.md §1a). The two modes' rules are never mixed.
+
+    ``face_pay`` (seed 003): a WeChat Pay face device calls as the student's ``user_id``; WeChat
+    requires the listener's scope.voip and a contact binding. ``hardware`` (seed 000): the device
+    calls as itself (``sn``); WeChat requires the listener's authorization of the device or its
+    group. FAQ 3.7: face-pay devices do not support hardware mode.
+    """
+
+    FACE_PAY = "face_pay", _("face-pay mode (the student's user_id calls)")
+    HARDWARE = "hardware", _("hardware mode (the device calls)")
+
+
+class MiniprogramState(models.TextChoices):
+    """``miniprogramState`` of initByCaller: which version of the mini-program the listener opens (FAQ 3.5)."""
+
+    FORMAL = "formal", _("released version")
+    TRIAL = "trial", _("trial version")
+    DEVELOPER = "developer", _("developer version")
 
 
 class School(models.Model):
@@ -52,6 +73,21 @@ class School(models.Model):
     )
     claim_code_ttl_days = models.PositiveSmallIntegerField(
         _("claim code lifetime (days)"), default=30, validators=[MinValueValidator(1), MaxValueValidator(365)]
+    )
+    hardware_requires_contact = models.BooleanField(
+        _("hardware-mode phones call bound contacts only"),
+        default=True,
+        help_text=_(
+            "WeChat lets a hardware-mode phone call anyone who authorized it; with this on, the school also "
+            "requires the listener to be a bound contact of the calling student."
+        ),
+    )
+    miniprogram_state = models.CharField(
+        _("mini-program version parents open"),
+        max_length=16,
+        choices=MiniprogramState.choices,
+        default=MiniprogramState.FORMAL,
+        help_text=_("miniprogramState of initByCaller: the released version unless the school is testing (FAQ 3.5)."),
     )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -79,7 +115,12 @@ class School(models.Model):
 
 
 class DeviceGroup(models.Model):
-    """A WeChat device group: authorizing it authorizes each device in it (REFERENCE.md §1, seed 000 §3)."""
+    """A WeChat device group: authorizing it authorizes each device in it (REFERENCE.md §1, §5; seed 000 §3).
+
+    WeChat creates it (``group/createid``: the ``group_id``; name and ``model_id`` fixed then) and
+    keeps its membership (``adddevice`` / ``removedevice``); ``schools.services.device_groups``
+    makes every change there first and reads it back with ``getinfo``.
+    """
 
     school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="device_groups", verbose_name=_("school"))
     name = models.CharField(
@@ -89,6 +130,10 @@ class DeviceGroup(models.Model):
         help_text=_("1-32 bytes, fixed at creation; shown to parents when they authorize the group."),
     )
     group_id = models.CharField(_("group_id"), max_length=64, unique=True, help_text=_("Issued by WeChat."))
+    model_id = models.CharField(
+        _("model_id"), max_length=64, blank=True, help_text=_("The device model of the group, fixed at creation.")
+    )
+    checked_at = models.DateTimeField(_("membership checked at"), null=True, blank=True)
     model_type = models.CharField(_("device type"), max_length=32, help_text=_("For example 校园电话."))
     capacity = models.PositiveSmallIntegerField(
         _("capacity"),
@@ -136,6 +181,16 @@ class Device(models.Model):
         help_text=_("At most 13 characters; parents see it followed by the device type."),
     )
     model_type = models.CharField(_("device type"), max_length=32, default="校园电话")
+    call_mode = models.CharField(
+        _("call mode"),
+        max_length=16,
+        choices=CallMode.choices,
+        default=CallMode.HARDWARE,
+        help_text=_(
+            "Face-pay phones call as the student (contacts bound in the mini-program); hardware-mode "
+            "phones call as themselves (parents authorize the phone or its group)."
+        ),
+    )
     location = models.CharField(_("location"), max_length=100, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -150,6 +205,10 @@ class Device(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["sn", "model_id"], name="device_unique_sn_model_id"),
             models.CheckConstraint(condition=~Q(device_name=""), name="device_name_not_empty"),
+            models.CheckConstraint(condition=Q(call_mode__in=CallMode.values), name="device_call_mode_valid"),
+            models.CheckConstraint(
+                condition=Q(call_mode=CallMode.HARDWARE) | Q(group__isnull=True), name="device_group_only_hardware"
+            ),
         ]
 
     def __str__(self):
@@ -163,14 +222,16 @@ class Device(models.Model):
     def group_error(self, *, others_in_group: int) -> str | None:
         """Why ``self.group`` cannot take this device, or None (REFERENCE.md §1).
 
-        A group takes devices of its own school and device type, up to its capacity;
+        A group takes hardware-mode devices of its own school and device type, up to its capacity;
         ``others_in_group`` is how many other devices it already holds. Used by ``clean`` and by
         the roster import, which counts in memory instead of asking the database per row.
         """
         group = self.group
+        if self.call_mode != CallMode.HARDWARE:
+            return _("Only hardware-mode phones go into device groups (face-pay phones call as the student).")
         if self.school_id and group.school_id != self.school_id:
             return _("The device group belongs to another school.")
-        if group.model_type != self.model_type:
+        if group.model_type != self.model_type or (group.model_id and group.model_id != self.model_id):
             return _("The device group only takes devices of type %(model_type)s.") % {"model_type": group.model_type}
         if others_in_group >= group.capacity:
             return _("The device group is full (%(capacity)d devices).") % {"capacity": group.capacity}
@@ -250,13 +311,24 @@ class StaffMembership(models.Model):
         return f"{self.user} @ {self.school}"
 
 
+class ApiClientQuerySet(SchoolScopedQuerySet):
+    def active(self):
+        """Active clients granted at least one active school (a token of any other answers 40001)."""
+        return self.filter(is_active=True).filter(
+            Exists(ApiClientGrant.objects.filter(client=OuterRef("pk"), school__is_active=True))
+        )
+
+
 class ApiClient(models.Model):
-    """A device vendor's backend, allowed to call the WeChat-compatible API for one school.
+    """A device vendor's backend, allowed to call the WeChat-compatible API for the schools it is
+    granted (``ApiClientGrant``): a vendor with phones in 30 schools needs one appid.
 
     ``appid`` is public; the secret is shown once when issued and stored only as a SHA-256 digest.
     """
 
-    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="api_clients", verbose_name=_("school"))
+    schools = models.ManyToManyField(
+        School, through="ApiClientGrant", related_name="api_clients", blank=True, verbose_name=_("schools")
+    )
     name = models.CharField(_("name"), max_length=100)
     appid = models.CharField(_("appid"), max_length=32, unique=True)
     secret_hash = models.CharField(_("secret digest"), max_length=64, editable=False)
@@ -266,16 +338,41 @@ class ApiClient(models.Model):
     # The client authenticates the WeChat-compatible API (request.user); DRF asks this.
     is_authenticated = True
 
-    school_path = "school"
-    objects = ActiveInSchoolQuerySet.as_manager()
+    school_path = "grants__school"  # a client is of every school it is granted
+    objects = ApiClientQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("API client")
         verbose_name_plural = _("API clients")
-        ordering = ["school", "name"]
+        ordering = ["name", "appid"]
 
     def __str__(self):
         return f"{self.name} ({self.appid})"
+
+    def school_ids(self):
+        """The active schools whose devices and students this client may name (a subquery of ids)."""
+        return ApiClientGrant.objects.filter(client_id=self.pk, school__is_active=True).values("school_id")
+
+
+class ApiClientGrant(models.Model):
+    """``client`` may call the device API for ``school``'s devices and students."""
+
+    client = models.ForeignKey(ApiClient, on_delete=models.CASCADE, related_name="grants", verbose_name=_("API client"))
+    school = models.ForeignKey(
+        School, on_delete=models.CASCADE, related_name="api_client_grants", verbose_name=_("school")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    school_path = "school"
+    objects = SchoolScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("API client grant")
+        verbose_name_plural = _("API client grants")
+        constraints = [models.UniqueConstraint(fields=["client", "school"], name="api_client_grant_unique")]
+
+    def __str__(self):
+        return f"{self.client} → {self.school}"
 
 
 class ApiAccessToken(HashedToken):
@@ -285,7 +382,7 @@ class ApiAccessToken(HashedToken):
         ApiClient, on_delete=models.CASCADE, related_name="access_tokens", verbose_name=_("API client")
     )
 
-    school_path = "client__school"
+    school_path = "client__grants__school"
     objects = SchoolScopedQuerySet.as_manager()
 
     class Meta:
@@ -312,12 +409,26 @@ class AuditLog(models.Model):
         SHARE_LINK_CREATED = "share_link_created", _("share link created")
         VOIP_SCOPE_CHANGED = "voip_scope_changed", _("scope.voip changed")
         API_SECRET_ISSUED = "api_secret_issued", _("API client secret issued")
+        API_CLIENT_GRANTED = "api_client_granted", _("API client granted the school")
+        API_CLIENT_UNGRANTED = "api_client_ungranted", _("API client no longer granted the school")
+        DEVICE_GROUP_CREATED = "device_group_created", _("device group created at WeChat")
+        DEVICE_GROUP_CHANGED = "device_group_changed", _("device moved between groups at WeChat")
+        DEVICE_GROUP_RECONCILED = "device_group_reconciled", _("device group membership aligned with WeChat")
         CALL_ORDER_SET = "call_order_set", _("call order set")
         CLAIM_CODE_ISSUED = "claim_code_issued", _("claim code issued")
         STAFF_CONTACT_REMOVED = "staff_contact_removed", _("contact removed by staff")
         STAFF_ADMIN_TRANSFERRED = "staff_admin_transferred", _("admin role transferred by staff")
         STAFF_SHARE_LINKS_REVOKED = "staff_share_links_revoked", _("share links revoked by staff")
         STAFF_STUDENT_DEACTIVATED = "staff_student_deactivated", _("student deactivated by staff")
+        CONTACT_REMOVAL_REPORTED = "contact_removal_reported", _("contact deletion reported by the admin")
+        ADMIN_TRANSFER_REPORTED = "admin_transfer_reported", _("admin transfer reported by the admin")
+        BINDING_RELEASED = "binding_released", _("allowed binding released: not completed at WeChat")
+        WECHAT_CONTACT_CONFIRMED = "wechat_contact_confirmed", _("contact confirmed by WeChat")
+        WECHAT_CONTACT_FOUND = "wechat_contact_found", _("contact found at WeChat and recorded")
+        WECHAT_CONTACT_MISSING = "wechat_contact_missing", _("contact missing at WeChat: no longer served")
+        WECHAT_CONTACT_REMOVED = "wechat_contact_removed", _("contact removal completed at WeChat")
+        WECHAT_ROLE_ALIGNED = "wechat_role_aligned", _("role aligned with WeChat")
+        WECHAT_OVER_LIMIT = "wechat_over_limit", _("more contacts at WeChat than the school's limit")
 
     school = models.ForeignKey(
         School, on_delete=models.CASCADE, related_name="audit_logs", null=True, blank=True, verbose_name=_("school")

@@ -5,12 +5,11 @@ import hmac
 from core.tokens import token_hash
 from core.validators import is_wechat_id
 from schools.models import ApiAccessToken, ApiClient, Student
-from schools.querysets import active_q
 
 
 def api_client_get_active(*, appid: str) -> ApiClient | None:
-    """The active client with ``appid`` of an active school, or None."""
-    return ApiClient.objects.active().select_related("school").filter(appid=appid).first()
+    """The active client with ``appid`` (granted at least one active school), or None."""
+    return ApiClient.objects.active().filter(appid=appid).first()
 
 
 def api_client_secret_matches(*, client: ApiClient, secret: str) -> bool:
@@ -19,10 +18,10 @@ def api_client_secret_matches(*, client: ApiClient, secret: str) -> bool:
 
 
 def api_access_token_get(*, token: str) -> ApiAccessToken | None:
-    """The stored token of a raw ``access_token`` (expired or not) of an active client, with client and school."""
+    """The stored token of a raw ``access_token`` (expired or not) of an active client, with the client."""
     return (
-        ApiAccessToken.objects.select_related("client__school")
-        .filter(active_q("client__"), ApiAccessToken.token_q(token))
+        ApiAccessToken.objects.select_related("client")
+        .filter(ApiAccessToken.token_q(token), client__in=ApiClient.objects.active())
         .first()
     )
 

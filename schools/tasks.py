@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from schools.roster.tasks import run_import_job
-from schools.services import api_access_tokens_purge
+from schools.services.api_clients import api_access_tokens_purge
 
 __all__ = ["purge_expired_api_tokens", "run_import_job"]
 

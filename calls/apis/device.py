@@ -1,8 +1,9 @@
 """Server-to-server API for device vendors (``?access_token=`` from ``/cgi-bin/token``).
 
 Errors answer WeChat-style ``{errcode, errmsg}`` with a 4xx status; a device or student outside
-the client's school is unknown to it (``calls.selectors.clients``). errcodes: REFERENCE.md §4
-(8, 9) and the portal's 93000xx (``core.wechat.errcodes``).
+the schools the client is granted is unknown to it (``calls.selectors.clients``), and every answer
+follows the device's school and call mode (face-pay or hardware, REFERENCE.md §1a). errcodes:
+REFERENCE.md §4 (8, 9) and the portal's 93000xx (``core.wechat.errcodes``).
 """
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -28,23 +29,26 @@ class DeviceApi(WeChatCompatibleApi):
     permission_classes = [IsApiClient]
 
     def device(self, sn: str, model_id: str):
-        return device_get_for_client(school_id=self.request.user.school_id, sn=sn, model_id=model_id)
+        return device_get_for_client(client=self.request.user, sn=sn, model_id=model_id)
 
     def student(self, user_id: str):
-        return student_get_for_client(school_id=self.request.user.school_id, user_id=user_id)
+        return student_get_for_client(client=self.request.user, user_id=user_id)
 
 
 class IotBindContactsApi(DeviceApi):
-    """``POST /api/v1/device/iot-bind-contacts`` ``{sn, model_id, openid_list}`` (≤ 100 openids).
+    """``POST /api/v1/device/iot-bind-contacts`` ``{sn, model_id, openid_list, user_id?}`` (≤ 100 openids).
 
     → ``{errcode: 0, errmsg: "ok", contact_list: [{open_id, sn, model_id, status}]}`` like the plugin's
-    getIotBindContactList (seed 000 §4.2): status 1 authorized (device or its group), 0 not. Three
-    queries in all (access token, device, the openids with their authorizations).
+    getIotBindContactList (seed 000 §4.2). Hardware mode: status 1 when the openid authorized the
+    device or its group. Face-pay mode (seed 003 §1): status 1 when the openid is a contact of the
+    student ``user_id`` (required, 47001 naming it otherwise) with scope.voip granted. Three queries
+    in all for a hardware device (access token, device, the openids with their authorizations).
     """
 
     class IotBindContactsInputSerializer(serializers.Serializer):
         sn = StrictCharField(max_length=128)
         model_id = StrictCharField(max_length=64)
+        user_id = StrictCharField(max_length=128, required=False)
         openid_list = serializers.ListField(
             child=StrictCharField(max_length=128), max_length=OPENID_LIST_MAX, allow_empty=False
         )
@@ -78,21 +82,29 @@ class IotBindContactsApi(DeviceApi):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         device = self.device(v["sn"], v["model_id"])
-        return wechat_response(contact_list=iot_bind_contacts(device=device, openid_list=v["openid_list"]))
+        student = self.student(v["user_id"]) if "user_id" in v else None
+        return wechat_response(
+            contact_list=iot_bind_contacts(device=device, openid_list=v["openid_list"], student=student)
+        )
 
 
 CHECK_RESPONSE = inline_serializer(
     "CallCheck",
     {
         "errcode": serializers.IntegerField(
-            help_text="0 may call; 8 no scope.voip; 9 not a contact or device not authorized; 9300003 device and "
-            "student of different schools; 9300004 outside calling windows; 9300005 daily minutes used up; "
-            "9300006 same parent called too recently. 9300001 unknown device and 9300002 unknown student answer 404."
+            help_text="0 may call. Face-pay mode: 8 no scope.voip, 9 not a contact of the student. Hardware mode: "
+            "9 device or group not authorized, 9300007 not a contact of the student (when the school requires "
+            "it). Both: 9300003 device and student of different schools; 9300004 outside calling windows; "
+            "9300005 daily minutes used up; 9300006 same parent called too recently. 9300001 unknown device "
+            "and 9300002 unknown student answer 404."
         ),
         "errmsg": serializers.CharField(),
         "time_limit": serializers.IntegerField(help_text="initByCaller timeLimit, seconds"),
-        "business_type": serializers.IntegerField(help_text="initByCaller businessType: 0 or 3"),
+        "business_type": serializers.IntegerField(help_text="initByCaller businessType: 0 or 3 face-pay, 1 hardware"),
         "camera_status": serializers.IntegerField(help_text="0 camera on, 1 off"),
+        "miniprogram_state": serializers.CharField(
+            help_text="initByCaller miniprogramState: formal, trial or developer (FAQ 3.5)"
+        ),
     },
 )
 
@@ -100,10 +112,11 @@ CHECK_RESPONSE = inline_serializer(
 class CallCheckApi(DeviceApi):
     """``POST /api/v1/device/calls/check`` ``{sn, model_id, user_id, openid, room_type}``.
 
-    The checks ``initByCaller`` would fail, run before dialling → ``{errcode, errmsg, time_limit,
-    business_type, camera_status}`` (HTTP 200 for every check result; 404 for an unknown device or
-    student). Six queries in all, whatever the number of contacts or devices: access token, device,
-    student with its policy, the parent with contact and authorization, calling windows, today's calls.
+    The checks ``initByCaller`` would fail, run before dialling, by the device's call mode →
+    ``{errcode, errmsg, time_limit, business_type, camera_status, miniprogram_state}`` (HTTP 200 for
+    every check result; 404 for an unknown device or student). Six queries in all, whatever the
+    number of contacts or devices: access token, device, student with its policy, the parent with
+    contact and authorization, calling windows, today's calls.
     """
 
     class CallCheckInputSerializer(serializers.Serializer):
@@ -129,18 +142,19 @@ class CallCheckApi(DeviceApi):
         return wechat_response(
             result.errcode,
             time_limit=result.time_limit,
-            business_type=policy.business_type if policy else BusinessType.DURATION,
+            business_type=result.business_type,
             camera_status=policy.camera_status if policy else 0,
+            miniprogram_state=student.school.miniprogram_state,
         )
 
 
 class CallPlanApi(DeviceApi):
     """``GET /api/v1/device/students/{user_id}/call-plan?sn=&model_id=`` — round-robin calling (FAQ 1.5).
 
-    → ``{errcode, errmsg, user_id, time_limit, business_type, camera_status, ring_timeout,
-    contact_list: [{open_id, role, relation, ring_timeout}]}``: the contacts this device may call now,
-    in order; ``ring_timeout`` in seconds (≤ 60). Six queries in all: access token, device, student
-    with its policy, calling windows, today's calls, contacts.
+    → ``{errcode, errmsg, user_id, time_limit, business_type, camera_status, miniprogram_state,
+    ring_timeout, contact_list: [{open_id, role, relation, ring_timeout}]}``: the contacts this
+    device may call now by its call mode, in order; ``ring_timeout`` in seconds (≤ 60). Six queries
+    in all: access token, device, student with its policy, calling windows, today's calls, contacts.
     """
 
     @extend_schema(
@@ -153,6 +167,7 @@ class CallPlanApi(DeviceApi):
                     "time_limit": serializers.IntegerField(),
                     "business_type": serializers.IntegerField(),
                     "camera_status": serializers.IntegerField(),
+                    "miniprogram_state": serializers.CharField(),
                     "ring_timeout": serializers.IntegerField(),
                     "contact_list": inline_serializer(
                         "CallPlanContact",
@@ -185,8 +200,9 @@ class CallPlanApi(DeviceApi):
             plan.errcode,
             user_id=student.user_id,
             time_limit=plan.time_limit,
-            business_type=policy.business_type,
+            business_type=plan.business_type,
             camera_status=policy.camera_status,
+            miniprogram_state=policy.miniprogram_state,
             ring_timeout=policy.ring_timeout,
             contact_list=[
                 {
@@ -220,7 +236,7 @@ class CallEventApi(DeviceApi):
         user_id = StrictCharField(max_length=128)
         openid = StrictCharField(max_length=128)
         roomType = serializers.ChoiceField(choices=RoomType.choices, default=RoomType.VOICE, source="room_type")  # noqa: N815
-        businessType = serializers.ChoiceField(choices=[0, 1, 2, 3], default=0, source="business_type")  # noqa: N815
+        businessType = serializers.ChoiceField(choices=BusinessType.values, required=False, source="business_type")  # noqa: N815
         data = serializers.DictField(required=False, default=dict)
 
     @extend_schema(
@@ -245,7 +261,7 @@ class CallEventApi(DeviceApi):
     def post(self, request):
         data = self.CallEventInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        record = call_event_ingest(school_id=request.user.school_id, event=CallEvent(**data.validated_data))
+        record = call_event_ingest(client=request.user, event=CallEvent(**data.validated_data))
         return wechat_response(
             roomId=record.room_id,
             outcome=record.outcome,

@@ -23,10 +23,11 @@ SN_TICKET_ERROR = inline_serializer(
 
 
 class SnTicketApi(APIView):
-    """``GET /api/v1/devices/{sn}/sn-ticket?model_id=`` → ``{sn_ticket, sn, model_id, device_name}``.
+    """``GET /api/v1/devices/{sn}/sn-ticket?model_id=`` → ``{sn_ticket, sn, model_id, device_name, display_name}``.
 
     ``sn_ticket`` comes from WeChat getsnticket (REFERENCE.md §5) and is valid 5 minutes;
-    ``device_name`` is what the authorization dialog shows (deviceName + device type). 400 when
+    ``device_name`` is the ``deviceName`` to pass to ``wx.requestDeviceVoIP`` (the bare name, ≤ 13
+    characters); ``display_name`` is what the dialog will show (WeChat appends the device type). 400 when
     ``model_id`` is missing or WeChat refuses ``sn`` (9800001/9800002) or ``model_id`` (9800003);
     404 (field ``sn``) for a device that is unknown, inactive or not of the parent's schools;
     502 when the mini-program has no hardware-device access (48001, FAQ 3.2); 503 when WeChat
@@ -40,7 +41,8 @@ class SnTicketApi(APIView):
         sn_ticket = serializers.CharField()
         sn = serializers.CharField()
         model_id = serializers.CharField()
-        device_name = serializers.CharField()
+        device_name = serializers.CharField(help_text="deviceName for wx.requestDeviceVoIP (≤ 13 characters)")
+        display_name = serializers.CharField(help_text="what the dialog shows: deviceName + device type")
 
     @extend_schema(
         parameters=[SnTicketInputSerializer],

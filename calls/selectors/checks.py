@@ -1,8 +1,16 @@
 """What a device asks before it dials: the pre-call check, the round-robin call plan, and
-getIotBindContactList (seed 000 §4.2; REFERENCE.md §4; FAQ 1.5).
+getIotBindContactList (seed 000 §4.2; seed 003 §1; REFERENCE.md §1a, §4; FAQ 1.5).
 
-The answers use WeChat's call errCodes where WeChat has them (8 no scope.voip, 9 not a contact
-or not authorized) and the portal's 93000xx for its own policy (``core.wechat.errcodes``).
+WeChat's rule of the device's call mode comes first, then the school's policy:
+
+- face-pay mode (seed 003 §1): the listener must be a bound contact of the student (else 9) and
+  must have granted scope.voip (else 8); device authorizations are not consulted.
+- hardware mode (seed 000): the listener must have authorized the device or its group (else 9);
+  the school may also require it to be a bound contact of the student (else 9300007).
+
+Then the calling windows (9300004), the daily minutes (9300005) and the repeat interval (9300006).
+The answers use WeChat's call errCodes where WeChat has them and the portal's 93000xx otherwise
+(``core.wechat.errcodes``).
 """
 
 from dataclasses import dataclass
@@ -12,10 +20,11 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from calls.models import DeviceAuthorization
-from calls.selectors.policy import EffectivePolicy, policy_for, student_gate
+from calls.selectors.policy import EffectivePolicy, business_type_for, policy_for, student_gate
 from contacts.models import Contact, Parent
+from core.errors import ApplicationError
 from core.wechat.errcodes import ErrCode
-from schools.models import Device, Student
+from schools.models import CallMode, Device, Student
 
 
 def _authorized(device: Device, parent_ref) -> Exists:
@@ -23,11 +32,17 @@ def _authorized(device: Device, parent_ref) -> Exists:
     return Exists(DeviceAuthorization.objects.covering(device).filter(parent=parent_ref))
 
 
+def _contact_of(student: Student, parent_ref) -> Exists:
+    """Whether ``parent_ref`` is a contact of ``student`` that devices are served."""
+    return Exists(Contact.objects.served().filter(student=student, parent=parent_ref))
+
+
 @dataclass(frozen=True)
 class CheckResult:
     errcode: int
     policy: EffectivePolicy | None = None
     time_limit: int = 0  # seconds: initByCaller timeLimit
+    business_type: int = 0  # initByCaller businessType: 0/3 face-pay, 1 hardware
 
     @property
     def errmsg(self) -> str:
@@ -39,77 +54,98 @@ class CallPlan(CheckResult):
     contacts: tuple = ()  # Contact rows, in calling order
 
 
-def call_check(*, device: Device, student: Student, openid: str, now: datetime | None = None) -> CheckResult:
-    """The checks ``initByCaller`` would fail, run before the device dials (REFERENCE.md §4).
+def _mode_refusal(*, device: Device, student: Student, parent) -> int:
+    """WeChat's rule of the device's call mode (and the school's contact rule in hardware mode): 0 or the errcode."""
+    if device.call_mode == CallMode.FACE_PAY:
+        if parent is None or not parent.is_contact:
+            return ErrCode.NOT_AUTHORIZED
+        return ErrCode.OK if parent.voip_scope_granted else ErrCode.NO_SCOPE
+    if parent is None or not parent.authorized:
+        return ErrCode.NOT_AUTHORIZED
+    if student.school.hardware_requires_contact and not parent.is_contact:
+        return ErrCode.NOT_A_CONTACT
+    return ErrCode.OK
 
-    ``errcode`` 0 may call; 8 no scope.voip; 9 not a contact or not authorized for the device or
-    its group; 9300003 device and student of different schools; 9300004 outside the calling
-    windows; 9300005 daily minutes used up; 9300006 same parent called within ``repeat_interval``.
-    ``time_limit`` (seconds) is the policy's, cut to the student's remaining daily minutes.
-    Three queries after the device and the student are loaded.
+
+def call_check(*, device: Device, student: Student, openid: str, now: datetime | None = None) -> CheckResult:
+    """The checks ``initByCaller`` would fail, run before the device dials (REFERENCE.md §1a, §4).
+
+    ``errcode`` 0 may call; 8 / 9 / 9300007 by the device's call mode (module docstring); 9300003
+    device and student of different schools; 9300004 outside the calling windows; 9300005 daily
+    minutes used up; 9300006 same parent called within ``repeat_interval``. ``time_limit``
+    (seconds) is the policy's, cut to the student's remaining daily minutes; ``business_type`` the
+    mode's. Three queries after the device and the student are loaded.
     """
     now = now or timezone.now()
     if device.school_id != student.school_id:
         return CheckResult(ErrCode.OTHER_SCHOOL)
     policy = policy_for(student=student)
+    business_type = business_type_for(device=device, policy=policy)
     parent = (
         Parent.objects.filter(openid=openid)
-        .annotate(
-            is_contact=Exists(Contact.objects.filter(student=student, parent=OuterRef("pk"))),
-            authorized=_authorized(device, OuterRef("pk")),
-        )
+        .annotate(is_contact=_contact_of(student, OuterRef("pk")), authorized=_authorized(device, OuterRef("pk")))
         .first()
     )
-    if parent is not None and parent.is_contact and not parent.voip_scope_granted:
-        return CheckResult(ErrCode.NO_SCOPE, policy)
-    if parent is None or not parent.is_contact or not parent.authorized:
-        return CheckResult(ErrCode.NOT_AUTHORIZED, policy)
+    errcode = _mode_refusal(device=device, student=student, parent=parent)
+    if errcode:
+        return CheckResult(errcode, policy, business_type=business_type)
     errcode, usage, time_limit = student_gate(student=student, policy=policy, now=now)
     if errcode:
-        return CheckResult(errcode, policy)
+        return CheckResult(errcode, policy, business_type=business_type)
     if openid in usage.recent_openids:
-        return CheckResult(ErrCode.REPEAT_CALL, policy)
-    return CheckResult(ErrCode.OK, policy, time_limit)
+        return CheckResult(ErrCode.REPEAT_CALL, policy, business_type=business_type)
+    return CheckResult(ErrCode.OK, policy, time_limit, business_type)
 
 
 def call_plan(*, device: Device, student: Student, now: datetime | None = None) -> CallPlan:
-    """Round-robin calling (FAQ 1.5): the contacts this device may call now, in call order.
+    """Round-robin calling (FAQ 1.5): the student's contacts this device may call now, in call order.
 
     Order: the admin's preferred order (``Contact.call_order``), else admin first, then by binding
-    time. Contacts without scope.voip, without a live authorization for this device or its group,
-    or called within ``repeat_interval`` are left out. A blocked student (other school, window,
-    daily minutes) gets an empty plan with that errcode. Three queries after the device and the
-    student are loaded.
+    time. Left out: in face-pay mode contacts without scope.voip; in hardware mode contacts without
+    a live authorization for this device or its group; in both, contacts called within
+    ``repeat_interval``. A blocked student (other school, window, daily minutes) gets an empty plan
+    with that errcode. Three queries after the device and the student are loaded.
     """
     now = now or timezone.now()
     policy = policy_for(student=student)
+    business_type = business_type_for(device=device, policy=policy)
     if device.school_id != student.school_id:
-        return CallPlan(ErrCode.OTHER_SCHOOL, policy)
+        return CallPlan(ErrCode.OTHER_SCHOOL, policy, business_type=business_type)
     errcode, usage, time_limit = student_gate(student=student, policy=policy, now=now)
     if errcode:
-        return CallPlan(errcode, policy)
-    contacts = (
-        Contact.objects.filter(student=student, parent__voip_scope_granted=True)
-        .filter(_authorized(device, OuterRef("parent_id")))
-        .select_related("parent")
-        .in_call_order()
+        return CallPlan(errcode, policy, business_type=business_type)
+    contacts = Contact.objects.served().filter(student=student)
+    if device.call_mode == CallMode.FACE_PAY:
+        contacts = contacts.filter(parent__voip_scope_granted=True)
+    else:
+        contacts = contacts.filter(_authorized(device, OuterRef("parent_id")))
+    plan = tuple(
+        c for c in contacts.select_related("parent").in_call_order() if c.parent.openid not in usage.recent_openids
     )
-    plan = tuple(c for c in contacts if c.parent.openid not in usage.recent_openids)
-    return CallPlan(ErrCode.OK, policy, time_limit, plan)
+    return CallPlan(ErrCode.OK, policy, time_limit, business_type, plan)
 
 
-def iot_bind_contacts(*, device: Device, openid_list: list[str]) -> list[dict]:
+def iot_bind_contacts(*, device: Device, openid_list: list[str], student: Student | None = None) -> list[dict]:
     """getIotBindContactList (seed 000 §4.2): ``[{open_id, sn, model_id, status}]`` in the order asked.
 
-    ``status`` 1 when the openid holds a live authorization for the device or its group, else 0
-    (unknown openids included). One query whatever the length of the list.
+    Hardware mode: ``status`` 1 when the openid holds a live authorization for the device or its
+    group, else 0 (unknown openids included). Face-pay mode has no device authorization (seed 003):
+    ``status`` 1 when the openid is a contact of ``student`` (required: ``ApplicationError`` on
+    ``user_id`` otherwise) with scope.voip granted. One query whatever the length of the list.
     """
-    authorized = set(
-        Parent.objects.filter(openid__in=openid_list)
-        .filter(_authorized(device, OuterRef("pk")))
-        .values_list("openid", flat=True)
-    )
+    parents = Parent.objects.filter(openid__in=openid_list)
+    if device.call_mode == CallMode.FACE_PAY:
+        if student is None:
+            raise ApplicationError(
+                "required for a face-pay device: its calls need the student's contacts (seed 003)",
+                field="user_id",
+                errcode=ErrCode.BAD_DATA,
+            )
+        parents = parents.filter(_contact_of(student, OuterRef("pk")), voip_scope_granted=True)
+    else:
+        parents = parents.filter(_authorized(device, OuterRef("pk")))
+    ready = set(parents.values_list("openid", flat=True))
     return [
-        {"open_id": openid, "sn": device.sn, "model_id": device.model_id, "status": int(openid in authorized)}
+        {"open_id": openid, "sn": device.sn, "model_id": device.model_id, "status": int(openid in ready)}
         for openid in dict.fromkeys(openid_list)
     ]

@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 
 from django.db.models import Max, Q, Sum
 
-from calls.models import RING_TIMEOUT_MAX, CallingWindow, CallPolicy, CallRecord
+from calls.models import RING_TIMEOUT_MAX, BusinessType, CallingWindow, CallPolicy, CallRecord
 from core.local_time import local_day_start, local_now
 from core.wechat.errcodes import ErrCode
-from schools.models import Student
+from schools.models import CallMode, Device, Student
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,7 @@ class EffectivePolicy:
     camera_status: int
     ring_timeout: int  # seconds
     repeat_interval: int  # seconds
+    miniprogram_state: str  # initByCaller miniprogramState: formal | trial | developer (FAQ 3.5)
 
 
 def policy_for(*, student: Student) -> EffectivePolicy:
@@ -44,7 +45,14 @@ def policy_for(*, student: Student) -> EffectivePolicy:
         camera_status=pick("camera_status"),
         ring_timeout=min(pick("ring_timeout"), RING_TIMEOUT_MAX),
         repeat_interval=school_policy.repeat_interval,
+        miniprogram_state=student.school.miniprogram_state,
     )
+
+
+def business_type_for(*, device: Device, policy: EffectivePolicy) -> int:
+    """initByCaller businessType of a call from ``device``: the school's face-pay billing (0 or 3) in
+    face-pay mode (seed 003 §1), 1 in hardware mode (REFERENCE.md §4)."""
+    return policy.business_type if device.call_mode == CallMode.FACE_PAY else BusinessType.DEVICE
 
 
 def in_calling_window(*, windows: list[CallingWindow], now: datetime) -> bool:

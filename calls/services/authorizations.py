@@ -18,7 +18,12 @@ from calls.models import AuthorizationSource, DeviceAuthorization, DeviceAuthori
 from contacts.models import Parent
 from contacts.selectors.contacts import parent_school_ids
 from core.errors import ApplicationError, NotFound
-from schools.models import Device, DeviceGroup
+from schools.models import CallMode, Device, DeviceGroup
+
+# Face-pay phones call as the student (seed 003; FAQ 3.7): nothing to authorize, no snTicket.
+FACE_PAY_NOT_AUTHORIZED = _(
+    "This phone calls in face-pay mode, as the student: it needs no device authorization (REFERENCE.md §1a)."
+)
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,8 @@ class AuthorizationItem:
 def _resolve(
     items: list[AuthorizationItem], school_ids
 ) -> list[tuple[AuthorizationItem, Device | None, DeviceGroup | None]]:
-    """Devices and groups of the parent's schools for ``items``; NotFound names the first unknown one.
+    """Devices and groups of the parent's schools for ``items``; NotFound names the first unknown one,
+    ApplicationError the first face-pay phone.
 
     Two queries whatever the number of items.
     """
@@ -68,6 +74,8 @@ def _resolve(
                     _("Unknown device %(sn)s / %(model_id)s.") % {"sn": item.sn, "model_id": item.model_id},
                     field=f"list[{index}].sn",
                 )
+            if device.call_mode == CallMode.FACE_PAY:
+                raise ApplicationError(FACE_PAY_NOT_AUTHORIZED, field=f"list[{index}].sn")
             resolved.append((item, device, None))
     return resolved
 

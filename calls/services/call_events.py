@@ -16,7 +16,11 @@ from calls.models import BusinessType, CallRecord, RoomType
 from calls.selectors.clients import device_get_for_client, student_get_for_client
 from calls.services.authorizations import authorizations_mark_stale
 from contacts.models import Parent
+from contacts.services.parents import parent_voip_scope_lost
+from contacts.services.reconciliation import bindings_reconcile_soon
 from core.errors import ApplicationError, Conflict
+from core.wechat.errcodes import ErrCode
+from schools.models import ApiClient, CallMode
 
 # onVoipEvent names (REFERENCE.md §4), plus the portal's own ``initByCallerFail`` for a call that
 # initByCaller refused (data ``{errCode, errMsg}``).
@@ -60,7 +64,7 @@ class CallEvent:
     user_id: str
     openid: str
     room_type: str = RoomType.VOICE
-    business_type: int = BusinessType.DURATION
+    business_type: int | None = None  # None: the device's mode decides (0 face-pay, 1 hardware)
     data: dict | None = None
 
 
@@ -124,15 +128,36 @@ def _derive(record: CallRecord) -> None:
     record.err_code = fail.get("errCode") if isinstance(fail.get("errCode"), int) else None
 
 
+def _mode_business_type(device) -> int:
+    return BusinessType.DURATION if device.call_mode == CallMode.FACE_PAY else BusinessType.DEVICE
+
+
+def _init_failed(*, record: CallRecord, device, err_code, now: datetime) -> None:
+    """What a refused initByCaller tells about the listener (REFERENCE.md §2, §4; FAQ 3.6).
+
+    errCode 8: the parent's scope.voip is gone (its mini-program asks again). errCode 9 in hardware
+    mode: its authorizations of the device are stale; in face-pay mode: WeChat does not have it as
+    a contact of the student, so the student's contacts are checked against WeChat.
+    """
+    if err_code == ErrCode.NO_SCOPE:
+        parent_voip_scope_lost(parent=record.parent, now=now)
+    elif err_code == ErrCode.NOT_AUTHORIZED and device.call_mode == CallMode.HARDWARE:
+        authorizations_mark_stale(parent=record.parent, device=device, now=now)
+    elif err_code == ErrCode.NOT_AUTHORIZED:
+        bindings_reconcile_soon(student_ids=[record.student_id])
+
+
 @transaction.atomic
-def call_event_ingest(*, school_id: int, event: CallEvent) -> CallRecord:
+def call_event_ingest(*, client: ApiClient, event: CallEvent) -> CallRecord:
     """Fold one ``onVoipEvent`` into the call record of its ``roomId`` (REFERENCE.md §4).
 
     Idempotent: an event name already recorded is ignored (``calling`` only raises keepTime).
     Out-of-order events give the same record, as it is derived from the set of events. The first
-    ``initByCallerFail`` with errCode 9 marks the parent's authorizations for the device stale.
+    ``initByCallerFail`` acts on what its errCode tells (``_init_failed``: 8 clears scope.voip, 9
+    marks authorizations stale or has the contacts checked against WeChat).
     Raises ``NotFound`` for a device or student not of the client's school (fields ``sn`` /
-    ``user_id``), ``ApplicationError`` for an unknown ``eventName`` or a negative ``keepTime``,
+    ``user_id``), ``ApplicationError`` for an unknown ``eventName``, a negative ``keepTime`` or a
+    device and student of two schools (9300003),
     ``Conflict`` when the roomId belongs to another device, student or openid.
     """
     if event.event_name not in EVENT_NAMES:
@@ -140,13 +165,17 @@ def call_event_ingest(*, school_id: int, event: CallEvent) -> CallRecord:
     data = event.data or {}
     keep_time = _keep_time(data)
     # A call's last events may come after its device or student was deactivated: they still count.
-    device = device_get_for_client(school_id=school_id, sn=event.sn, model_id=event.model_id, active=False)
-    student = student_get_for_client(school_id=school_id, user_id=event.user_id, active=False)
+    device = device_get_for_client(client=client, sn=event.sn, model_id=event.model_id, active=False)
+    student = student_get_for_client(client=client, user_id=event.user_id, active=False)
+    if student.school_id != device.school_id:
+        raise ApplicationError(
+            _("The device and the student belong to different schools."), field="user_id", errcode=ErrCode.OTHER_SCHOOL
+        )
     now = timezone.now()
     record, _created = CallRecord.objects.get_or_create(
         room_id=event.room_id,
         defaults={
-            "school_id": school_id,
+            "school_id": device.school_id,
             "device": device,
             "student": student,
             "openid": event.openid,
@@ -154,7 +183,7 @@ def call_event_ingest(*, school_id: int, event: CallEvent) -> CallRecord:
             "room_type": event.room_type if event.room_type in RoomType.values else RoomType.VOICE,
             "business_type": event.business_type
             if event.business_type in BusinessType.values
-            else BusinessType.DURATION,
+            else _mode_business_type(device),
             "started_at": now,
         },
     )
@@ -165,8 +194,8 @@ def call_event_ingest(*, school_id: int, event: CallEvent) -> CallRecord:
     seen = record.events.get(event.event_name)
     if seen is None:
         record.events[event.event_name] = {"data": data, "received_at": now.isoformat(), "keep_time": keep_time}
-        if event.event_name == "initByCallerFail" and data.get("errCode") == 9 and record.parent_id:
-            authorizations_mark_stale(parent=record.parent, device=device, now=now)
+        if event.event_name == "initByCallerFail" and record.parent_id:
+            _init_failed(record=record, device=device, err_code=data.get("errCode"), now=now)
     elif event.event_name == "calling" and keep_time is not None and keep_time > (seen.get("keep_time") or 0):
         seen["keep_time"] = keep_time
     else:

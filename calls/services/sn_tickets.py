@@ -9,23 +9,26 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
 
+from calls.services.authorizations import FACE_PAY_NOT_AUTHORIZED
 from contacts.models import Parent
 from contacts.selectors.contacts import parent_school_ids
 from core.errors import ApplicationError, NotFound, UpstreamError, UpstreamUnavailable
 from core.validators import is_sn
 from core.wechat.client import WeChatClient, WeChatError, WeChatUnavailable
 from core.wechat.errcodes import ErrCode
-from schools.models import Device
+from schools.models import CallMode, Device
 
 
 @dataclass(frozen=True)
 class SnTicket:
-    """What ``wx.requestDeviceVoIP`` takes: ``sn``, ``snTicket``, ``modelId``, and the dialog's device name."""
+    """What ``wx.requestDeviceVoIP`` takes (``sn``, ``snTicket``, ``modelId``, ``deviceName``) and
+    what its dialog shows."""
 
     sn_ticket: str
     sn: str
     model_id: str
-    device_name: str  # Device.display_name: deviceName + device type (seed 000 §1)
+    device_name: str  # deviceName to pass: the bare name, ≤ 13 characters (REFERENCE.md §1)
+    display_name: str  # what the dialog shows: deviceName + device type, WeChat appends the type (seed 000 §1)
 
 
 def device_for_parent(*, parent: Parent, sn: str, model_id: str) -> Device:
@@ -50,18 +53,27 @@ def device_for_parent(*, parent: Parent, sn: str, model_id: str) -> Device:
 def sn_ticket_issue(*, parent: Parent, sn: str, model_id: str) -> SnTicket:
     """A fresh snTicket from WeChat for a device of the parent's schools (REFERENCE.md §5).
 
-    ``NotFound`` (``sn``) before WeChat is asked; then WeChat's errors: 9800001/9800002 → 400 on
+    ``NotFound`` (``sn``) and, for a face-pay phone, ``ApplicationError`` (``sn``) before WeChat is
+    asked; then WeChat's errors: 9800001/9800002 → 400 on
     ``sn``, 9800003 → 400 on ``model_id``, 48001 (api unauthorized, FAQ 3.2) → 502
     ``wechat_api_unauthorized``, any other refusal → 502, busy/unreachable/timeout → 503.
     """
     device = device_for_parent(parent=parent, sn=sn, model_id=model_id)
+    if device.call_mode == CallMode.FACE_PAY:
+        raise ApplicationError(FACE_PAY_NOT_AUTHORIZED, field="sn")
     try:
         ticket = WeChatClient.from_settings().get_sn_ticket(device.sn, device.model_id)
     except WeChatUnavailable as exc:
         raise UpstreamUnavailable() from exc
     except WeChatError as exc:
         raise _sn_ticket_error(exc) from exc
-    return SnTicket(sn_ticket=ticket, sn=device.sn, model_id=device.model_id, device_name=device.display_name)
+    return SnTicket(
+        sn_ticket=ticket,
+        sn=device.sn,
+        model_id=device.model_id,
+        device_name=device.device_name,
+        display_name=device.display_name,
+    )
 
 
 def _sn_ticket_error(exc: WeChatError) -> ApplicationError:

@@ -14,7 +14,7 @@ from calls.services.call_events import CallEvent, call_event_ingest
 from contacts.models import Contact, Parent
 from core.local_time import local_tz
 from schools.demo.loader import demo_school_load
-from schools.models import School
+from schools.models import ApiClient, School
 
 pytestmark = pytest.mark.django_db
 
@@ -107,6 +107,7 @@ def test_demo_callers_are_bound_authorized_parents(demo_school):
 def test_demo_events_derive_the_same_record_through_the_ingest_service(demo_school):
     """Replaying a demo call's events through calls.services gives the stored outcome and seconds."""
     demo_calls_load(days=3, now=NOW)
+    client = ApiClient.objects.get(schools=demo_school)
     samples = {}
     for call in CallRecord.objects.select_related("device", "student").order_by("room_id"):
         kind = (call.outcome, call.billed_seconds is None)
@@ -115,7 +116,7 @@ def test_demo_events_derive_the_same_record_through_the_ingest_service(demo_scho
     for call in samples.values():
         for name, event in sorted(call.events.items(), key=lambda item: item[1]["received_at"]):
             replay = call_event_ingest(
-                school_id=call.school_id,
+                client=client,
                 event=CallEvent(
                     room_id=f"replay-{call.room_id}", event_name=name, sn=call.device.sn, model_id=call.device.model_id,
                     user_id=call.student.user_id, openid=call.openid, room_type=call.room_type, data=event["data"],

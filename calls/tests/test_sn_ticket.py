@@ -78,7 +78,8 @@ def test_answers_ticket_and_the_name_the_dialog_shows(world):
         "sn_ticket": "ticket-SN-EAST-1",
         "sn": "SN-EAST-1",
         "model_id": MODEL_ID,
-        "device_name": "一楼东侧 校园电话",
+        "device_name": "一楼东侧",  # what wx.requestDeviceVoIP takes; WeChat appends the type itself
+        "display_name": "一楼东侧 校园电话",
     }
 
 

@@ -10,8 +10,8 @@ from schools.admin.scoping import SchoolScopedAdmin
 
 @admin.register(Contact)
 class ContactAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
-    list_display = ["student", "parent", "role", "relation", "bound_via", "bound_at"]
-    list_filter = ["role", "bound_via", "student__school"]
+    list_display = ["student", "parent", "role", "state", "relation", "bound_via", "bound_at"]
+    list_filter = ["state", "role", "bound_via", "student__school"]
     search_fields = ["student__user_id", "student__name", "parent__openid", "parent__nickname"]
     list_select_related = ["student", "parent"]
     show_full_result_count = False
@@ -28,8 +28,8 @@ class ShareLinkAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
 
 @admin.register(BindEvent)
 class BindEventAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
-    list_display = ["created_at", "type", "user_id", "openid", "err_msg"]
-    list_filter = ["type", "created_at"]
+    list_display = ["created_at", "type", "source", "user_id", "openid", "err_msg"]
+    list_filter = ["type", "source", "created_at"]
     search_fields = ["user_id", "openid", "student__name"]
     list_select_related = ["student"]
     date_hierarchy = "created_at"

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from contacts.admin.claim_codes import issue_claim_codes
 from contacts.admin.filters import HasAdminFilter, HasContactFilter
 from contacts.admin.staff_actions import StaffActionsMixin, deactivate_students, revoke_share_links
+from contacts.admin.wechat import ReconcileActionMixin, reconcile_now
 from contacts.models import Contact
 from contacts.resources import StudentResource
 from schools.admin.roster import RosterImportExportMixin
@@ -24,7 +25,7 @@ from schools.models import Student
 class StudentContactInline(SchoolScopedInline):
     model = Contact
     fk_name = "student"
-    fields = ["parent", "role", "relation", "bound_via", "bound_at", "call_order", "staff_actions"]
+    fields = ["parent", "role", "state", "relation", "bound_via", "bound_at", "call_order", "staff_actions"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -38,6 +39,8 @@ class StudentContactInline(SchoolScopedInline):
 
     @admin.display(description=_("staff actions"))
     def staff_actions(self, contact):
+        if contact.state == Contact.State.REMOVING:
+            return "—"
         remove = reverse("admin:schools_student_remove_contact", args=[contact.student_id, contact.pk])
         links = [format_html('<a href="{}">{}</a>', remove, _("remove…"))]
         if not contact.is_admin:
@@ -46,13 +49,17 @@ class StudentContactInline(SchoolScopedInline):
         return format_html_join(" · ", "{}", ((link,) for link in links))
 
 
-class StudentAdmin(RosterImportExportMixin, StaffActionsMixin, SchoolsStudentAdmin):
+class StudentAdmin(ReconcileActionMixin, RosterImportExportMixin, StaffActionsMixin, SchoolsStudentAdmin):
     """A student's page: roster fields, its contacts and its audit trail."""
 
     resource_classes = [StudentResource]  # roster import/export, CSV and XLSX
     list_filter = [*SchoolsStudentAdmin.list_filter, HasContactFilter, HasAdminFilter]
     inlines = [StudentContactInline, *SchoolsStudentAdmin.inlines]
-    actions = [deactivate_students, revoke_share_links, issue_claim_codes]
+    actions = [deactivate_students, revoke_share_links, issue_claim_codes, "check_against_wechat"]
+
+    @admin.action(description=_("Check contacts against WeChat now"), permissions=["reconcile"])
+    def check_against_wechat(self, request, queryset):
+        reconcile_now(self, request, list(queryset.values_list("pk", flat=True)))
 
 
 admin.site.unregister(Student)

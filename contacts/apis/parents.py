@@ -49,7 +49,13 @@ class LogoutApi(APIView):
 
 
 class VoipScopeApi(APIView):
-    """``PUT /api/v1/me/voip-scope`` ``{granted}``: the result of ``wx.authorize({scope: 'scope.voip'})``."""
+    """The caller's scope.voip (REFERENCE.md §2).
+
+    - ``GET /api/v1/me/voip-scope`` → ``{openid, granted, updated_at, ask_again}``: ``ask_again`` is
+      true when a device's call failed with errCode 8 since the last report: the mini-program should
+      ask ``wx.authorize({scope: 'scope.voip'})`` again (FAQ 3.6).
+    - ``PUT`` ``{granted}``: the result of ``wx.authorize({scope: 'scope.voip'})``.
+    """
 
     class VoipScopeInputSerializer(serializers.Serializer):
         granted = serializers.BooleanField()
@@ -58,6 +64,14 @@ class VoipScopeApi(APIView):
         openid = serializers.CharField()
         granted = serializers.BooleanField(source="voip_scope_granted")
         updated_at = serializers.DateTimeField(source="voip_scope_updated_at")
+        ask_again = serializers.SerializerMethodField()
+
+        def get_ask_again(self, parent) -> bool:
+            return not parent.voip_scope_granted and parent.voip_scope_lost_at is not None
+
+    @extend_schema(responses={200: VoipScopeOutputSerializer}, tags=["me"])
+    def get(self, request):
+        return Response(self.VoipScopeOutputSerializer(request.user).data)
 
     @extend_schema(request=VoipScopeInputSerializer, responses={200: VoipScopeOutputSerializer}, tags=["me"])
     def put(self, request):

@@ -4,7 +4,6 @@ from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 
 from contacts.selectors.contacts import voip_contact_list
-from core.errors import NotFound
 from core.fields import StrictCharField
 from core.wechat.errcodes import ErrCode
 from core.wechat.views import WeChatCompatibleApi, wechat_response, wechat_responses, wechat_schema
@@ -14,10 +13,11 @@ from schools.authentication import AccessTokenAuthentication, IsApiClient
 class VoipContactListApi(WeChatCompatibleApi):
     """``POST /wxa/business/getvoipcontactlist?access_token=`` ``{user_id}``.
 
-    → ``{errcode: 0, errmsg: "ok", contact_list: [{open_id, role}]}``; errcode 1 (HTTP 200) when
-    the student has no contacts, errcode 1 (HTTP 404) when ``user_id`` is unknown to the client's
-    school (another school's students are unknown); 41001 / 40001 / 42001 for a missing /
-    invalid / expired token; 47001 for a malformed body.
+    → ``{errcode: 0, errmsg: "ok", contact_list: [{open_id, role}]}``; like WeChat, errcode 1 "user
+    has no contact list" with HTTP 200 both when the student has no contacts and when ``user_id`` is
+    unknown to the client's schools (another school's students are unknown: the two answers are
+    identical); 41001 / 40001 / 42001 for a missing / invalid / expired token (HTTP 401); 47001 for
+    a malformed body (HTTP 400).
     """
 
     authentication_classes = [AccessTokenAuthentication]
@@ -41,16 +41,13 @@ class VoipContactListApi(WeChatCompatibleApi):
             ),
             400,
             401,
-            404,
         ),
         tags=["wechat-compatible"],
     )
     def post(self, request):
         data = self.VoipContactListInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        contact_list = voip_contact_list(school_id=request.user.school_id, user_id=data.validated_data["user_id"])
-        if contact_list is None:
-            raise NotFound("no such student", field="user_id", errcode=ErrCode.NO_CONTACT_LIST)
-        if not contact_list:
+        contact_list = voip_contact_list(client=request.user, user_id=data.validated_data["user_id"])
+        if not contact_list:  # unknown, inactive, another school's, or without contacts: alike
             return wechat_response(ErrCode.NO_CONTACT_LIST, contact_list=[])
         return wechat_response(contact_list=contact_list)

@@ -1,24 +1,26 @@
 """A parent's contacts and students, and a school's contact lists for its vendor (seed 003 §2.2)."""
 
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.utils.translation import gettext_lazy as _
 
 from contacts.models import Contact, Parent
 from core.errors import NotFound
 from core.validators import is_wechat_id
-from schools.models import Student
+from schools.models import ApiClient, Student
 
 
 def contact_access(*, parent: Parent, user_id: str) -> Contact:
     """The caller's own contact row for the active student ``user_id``, with student, school and parent.
 
     Raises ``NotFound`` (field ``user_id``) when the student is unknown, inactive, or the caller is
-    not its contact: all three answer alike (Zulip's access helpers).
+    not its contact (or has left it, its removal pending at WeChat): all answer alike (Zulip's
+    access helpers).
     """
     contact = None
     if is_wechat_id(user_id):
         contact = (
             Contact.objects.of_active_students()
+            .remaining()
             .select_related("student__school", "parent")
             .filter(parent=parent, student__user_id=user_id)
             .first()
@@ -48,25 +50,29 @@ def contact_list_for_parent(*, parent: Parent, user_id: str) -> dict:
 
 
 def parent_students(*, parent: Parent) -> list[Contact]:
-    """The caller's contact rows of active students, with student and school; one query."""
+    """The caller's contact rows of active students (not those it left), with student and school; one query."""
     return list(
         Contact.objects.of_active_students()
+        .remaining()
         .select_related("student__school")
         .filter(parent=parent)
         .order_by("student__name", "student_id")
     )
 
 
-def voip_contact_list(*, school_id: int, user_id: str) -> list[dict] | None:
-    """getvoipcontactlist for one school's API client → ``[{open_id, role}]``, None for an unknown student.
+def voip_contact_list(*, client: ApiClient, user_id: str) -> list[dict] | None:
+    """getvoipcontactlist for a vendor's API client → ``[{open_id, role}]`` of the contacts devices
+    are served (``ContactQuerySet.served``), None for an unknown student.
 
-    A student of another school is unknown to the client (REFERENCE.md §5, seed 003 §2.2). Two queries.
+    A student of a school the client is not granted is unknown to it (REFERENCE.md §5, seed 003
+    §2.2). Two queries.
     """
     student = (
         Student.objects.active()
-        .for_school(school_id)
-        .filter(user_id=user_id)
-        .prefetch_related(Prefetch("contacts", queryset=Contact.objects.select_related("parent").in_list_order()))
+        .filter(school_id__in=client.school_ids(), user_id=user_id)
+        .prefetch_related(
+            Prefetch("contacts", queryset=Contact.objects.served().select_related("parent").in_list_order())
+        )
         .first()
     )
     if student is None:
@@ -80,3 +86,31 @@ def parent_school_ids(*, parent: Parent):
     A parent may name only these schools' devices and groups (snTicket, authorizations).
     """
     return Contact.objects.of_active_students().filter(parent=parent).values("student__school_id")
+
+
+def pending_actions(*, parent: Parent) -> list[dict]:
+    """What the caller, as admin contact, has to carry out at WeChat with the plugin (seed 003 §2.3,
+    §2.4): ``[{user_id, delete_openid_list, new_admin_openid}]`` for each active student where a
+    removal (by staff, or a contact that left) or an admin transfer requested by staff waits.
+    ``new_admin_openid`` is null when no transfer waits. The admin's own removal is not listed:
+    WeChat lets no admin delete itself (§2.3); it stays a difference for staff. One query.
+    """
+    students = Contact.objects.of_active_students().filter(parent=parent, role=Contact.Role.ADMIN).values("student_id")
+    waiting = (
+        Contact.objects.filter(student_id__in=students)
+        .filter(Q(state=Contact.State.REMOVING) | Q(admin_requested_at__isnull=False))
+        .exclude(parent=parent)
+        .select_related("student", "parent")
+        .order_by("student__user_id", "bound_at", "id")
+    )
+    actions: dict[str, dict] = {}
+    for contact in waiting:
+        entry = actions.setdefault(
+            contact.student.user_id,
+            {"user_id": contact.student.user_id, "delete_openid_list": [], "new_admin_openid": None},
+        )
+        if contact.state == Contact.State.REMOVING:
+            entry["delete_openid_list"].append(contact.parent.openid)
+        elif contact.admin_requested_at is not None:
+            entry["new_admin_openid"] = contact.parent.openid
+    return list(actions.values())

@@ -1,7 +1,8 @@
-"""bindContact events (seed 003 §2.5, REFERENCE.md §3): every binding outcome is recorded.
+"""bindContact events (seed 003 §2.5, REFERENCE.md §3) and the portal's decisions before the plugin binds.
 
-The plugin reports ``onVoipEvent`` → ``bindContact`` with ``{type, errMsg, userId}``; the
-portal records each outcome it decides as a ``BindEvent`` and answers the same shape.
+The plugin reports ``onVoipEvent`` → ``bindContact`` ``{type, errMsg, userId}`` to the
+mini-program, which reports it to the portal (``source`` plugin). When the portal itself refuses a
+binding, it answers with the same types and records them too (``source`` portal).
 """
 
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from schools.models import Student
 # errMsg of each bindContact type (seed 003 §2.5), in the plugin's "api:ok" / "api:fail …" style.
 BIND_ERRMSG = {
     BindEvent.Type.SUCCESS: "bindContact:ok",
+    BindEvent.Type.UNBIND: "bindContact:fail the contact is not bound to this student",
     BindEvent.Type.BINDED: "bindContact:fail the contact is already bound to this student",
     BindEvent.Type.EXPIRE: "bindContact:fail the share link has expired",
     BindEvent.Type.OVERLOAD: "bindContact:fail the student's contacts have reached the limit",
@@ -22,22 +24,34 @@ BIND_ERRMSG = {
 
 
 @dataclass(frozen=True)
-class BindOutcome:
-    """A bindContact event (WeChat's ``type``, ``errMsg``, ``userId``) and its contact, if any."""
+class BindDecision:
+    """The portal's answer before the plugin binds (seed 003 §2.1): ``allowed`` (with the reserved
+    ``contact``), or refused with WeChat's bindContact ``type`` and ``err_msg`` (``errMsg``)."""
 
-    type: str
-    err_msg: str
+    allowed: bool
     user_id: str
+    type: str = ""
+    err_msg: str = ""
     contact: Contact | None = None
 
 
 def bind_event_record(
-    *, type: str, parent: Parent, student: Student | None = None, share_link: ShareLink | None = None
+    *,
+    type: str,
+    parent: Parent,
+    student: Student | None = None,
+    share_link: ShareLink | None = None,
+    source: str = BindEvent.Source.PORTAL,
+    err_msg: str = "",
 ) -> BindEvent:
-    """Write one ``BindEvent`` of ``type`` for ``parent`` (and ``student``); call inside the change's transaction."""
+    """Write one ``BindEvent`` of ``type`` for ``parent`` (and ``student``); call inside the change's transaction.
+
+    ``err_msg`` defaults to the portal's message of ``type`` (a report keeps the plugin's own).
+    """
     return BindEvent.objects.create(
         type=type,
-        err_msg=BIND_ERRMSG[type],
+        source=source,
+        err_msg=(err_msg or BIND_ERRMSG[type])[:255],
         user_id=student.user_id if student else "",
         openid=parent.openid,
         student=student,
@@ -45,9 +59,9 @@ def bind_event_record(
     )
 
 
-def bind_outcome(
+def bind_refusal(
     type: str, *, parent: Parent, student: Student | None, share_link: ShareLink | None = None, contact=None
-) -> BindOutcome:
-    """Record the outcome ``type`` as a ``BindEvent`` and return it as the API answers it."""
+) -> BindDecision:
+    """Refuse a binding with the bindContact ``type``, recorded as a ``BindEvent`` of the portal."""
     event = bind_event_record(type=type, parent=parent, student=student, share_link=share_link)
-    return BindOutcome(type=event.type, err_msg=event.err_msg, user_id=event.user_id, contact=contact)
+    return BindDecision(allowed=False, user_id=event.user_id, type=event.type, err_msg=event.err_msg, contact=contact)

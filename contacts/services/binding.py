@@ -1,10 +1,17 @@
-"""Binding a parent to a student (seed 003 §2.1, §2.5; REFERENCE.md §3).
+"""Binding a parent to a student, with WeChat holding the binding (seed 003 §2.1, §2.5; REFERENCE.md §1a, §3).
 
-The first contact binds as admin (bindVoipAdminContact); others bind through the admin's share
-link. Every outcome is decided under the student row lock (so the contact limit and the single
-admin hold under concurrency) and recorded as a ``BindEvent``.
+The mini-program asks the portal first — admin binding (``admin_bind``) or a share link
+(``share_link_bind``) — and the portal, the school's policy gate, answers *allowed* or the
+bindContact type that refuses (``auth``, ``binded``, ``overload``, ``expire``, ``invalid``; a
+missing or wrong claim code). Allowed reserves the contact (``pending``, counted in the school's
+contact limit); the mini-program then calls the plugin (``bindVoipAdminContact``, or the plugin's
+bind page from the share link's ``plugin_path``), and reports the plugin's ``bindContact`` event
+(``bind_event_report``). The report is checked against WeChat's list before the contact is served
+(``contacts.services.reconciliation``). Every decision is taken under the student row lock and
+every refusal is recorded as a ``BindEvent``.
 """
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -12,12 +19,18 @@ from django.utils.translation import gettext_lazy as _
 from contacts.locks import student_lock
 from contacts.models import BindEvent, Contact, Parent, ShareLink
 from contacts.selectors.share_links import share_link_get
-from contacts.services.bind_events import BindOutcome, bind_outcome
+from contacts.services.bind_events import BindDecision, bind_event_record, bind_refusal
 from contacts.services.claim_codes import claim_code_check, claim_code_use
+from contacts.services.parents import parent_voip_scope_lost
+from contacts.services.reconciliation import bindings_reconcile_soon
 from core.errors import Conflict, NotFound
 from schools.models import AuditLog, Student
 from schools.selectors import student_get_active
-from schools.services import audit_log_record
+from schools.services.audit import audit_log_record
+
+# What a plugin's bindContact event says of the binding the portal reserved (seed 003 §2.5).
+BOUND_TYPES = {BindEvent.Type.SUCCESS, BindEvent.Type.BINDED}
+FAILED_TYPES = {BindEvent.Type.OVERLOAD, BindEvent.Type.EXPIRE, BindEvent.Type.INVALID, BindEvent.Type.AUTH}
 
 
 def _create_contact(**fields) -> Contact:
@@ -28,28 +41,34 @@ def _create_contact(**fields) -> Contact:
         raise Conflict(_("The contacts of this student changed at the same time; try again.")) from exc
 
 
-def _bind(
+def _reserve(
     *, student: Student, parent: Parent, relation: str, share_link: ShareLink | None = None, claim_code=None
-) -> BindOutcome:
-    """Bind ``parent`` to the locked ``student``: the admin without a share link, an ordinary contact with one.
+) -> BindDecision:
+    """Allow ``parent`` to bind to the locked ``student``: the admin without a share link, an
+    ordinary contact with one.
 
-    The outcomes that stop it come first, in seed 003 §2.5's order: ``auth`` (no scope.voip),
-    ``binded`` (already a contact), another admin (``Conflict``, code ``admin_exists``; admin
-    binding only), ``overload`` (the school's ``contact_limit`` reached, the admin included). Else
-    the contact, its audit row (``claim_code`` marked used) and ``success``.
+    The refusals come first, in seed 003 §2.5's order: ``auth`` (no scope.voip), ``binded``
+    (already a contact), another admin (``Conflict``, code ``admin_exists``; admin binding only),
+    ``overload`` (the school's ``contact_limit`` reached, the admin and reservations included).
+    Else the contact is reserved (``pending``; ``confirmed`` at once in the sandbox, where no WeChat
+    binds), audited (``claim_code`` marked used), and the answer is *allowed*. A parent asking again
+    before the plugin finished gets its reservation again.
     """
     as_admin = share_link is None
     if not parent.voip_scope_granted:
-        return bind_outcome(BindEvent.Type.AUTH, parent=parent, student=student, share_link=share_link)
+        return bind_refusal(BindEvent.Type.AUTH, parent=parent, student=student, share_link=share_link)
     existing = Contact.objects.filter(student=student, parent=parent).first()
+    if existing is not None and existing.state == Contact.State.PENDING:
+        Contact.objects.filter(pk=existing.pk).update(state_changed_at=timezone.now())
+        return BindDecision(allowed=True, user_id=student.user_id, contact=existing)
     if existing is not None:
-        return bind_outcome(
+        return bind_refusal(
             BindEvent.Type.BINDED, parent=parent, student=student, share_link=share_link, contact=existing
         )
     if as_admin and Contact.objects.filter(student=student, role=Contact.Role.ADMIN).exists():
         raise Conflict(_("Another parent is already the admin contact of this student."), code="admin_exists")
     if Contact.objects.filter(student=student).count() >= student.school.contact_limit:
-        return bind_outcome(BindEvent.Type.OVERLOAD, parent=parent, student=student, share_link=share_link)
+        return bind_refusal(BindEvent.Type.OVERLOAD, parent=parent, student=student, share_link=share_link)
     contact = _create_contact(
         student=student,
         parent=parent,
@@ -57,8 +76,9 @@ def _bind(
         relation=relation,
         bound_via=Contact.BoundVia.ADMIN_BINDING if as_admin else Contact.BoundVia.SHARE_LINK,
         share_link=share_link,
+        state=Contact.State.CONFIRMED if settings.WECHAT_SANDBOX else Contact.State.PENDING,
     )
-    data = {"relation": relation}
+    data = {"relation": relation, "state": contact.state}
     if as_admin and claim_code is not None:
         claim_code_use(code=claim_code, parent=parent)
         data["claim_code"] = claim_code.pk
@@ -66,23 +86,23 @@ def _bind(
         data.update(share_link=share_link.pk, issued_by=share_link.issued_by.openid)
     action = AuditLog.Action.ADMIN_BOUND if as_admin else AuditLog.Action.CONTACT_BOUND
     audit_log_record(action=action, student=student, actor_openid=parent.openid, data=data)
-    return bind_outcome(BindEvent.Type.SUCCESS, parent=parent, student=student, share_link=share_link, contact=contact)
+    return BindDecision(allowed=True, user_id=student.user_id, contact=contact)
 
 
-def admin_bind(*, parent: Parent, user_id: str, relation: str = "", claim_code: str = "") -> BindOutcome:
-    """bindVoipAdminContact (seed 003 §2.1): the caller becomes the student's first contact and admin.
+def admin_bind(*, parent: Parent, user_id: str, relation: str = "", claim_code: str = "") -> BindDecision:
+    """Before bindVoipAdminContact (seed 003 §2.1): may the caller become the student's first contact and admin?
 
-    Returns the bindContact outcome: ``success``, ``auth`` (scope.voip not granted), ``binded``
-    (caller already bound), ``overload`` (limit reached). Raises ``NotFound`` (field ``user_id``)
-    for an unknown or inactive student and ``Conflict`` when another parent is already admin.
+    Returns the decision (``_reserve``): allowed, or refused with ``auth``, ``binded``,
+    ``overload``. Raises ``NotFound`` (field ``user_id``) for an unknown or inactive student and
+    ``Conflict`` when another parent is already admin.
 
     When the school sets ``require_claim_code``, ``claim_code`` (as printed, e.g. ``ABCDE-FGHJK``;
     any case, dash and spaces optional) is checked first, under the student lock: missing →
     ``ApplicationError`` (field ``claim_code``, code ``claim_code_required``); wrong, expired, used
     or revoked → ``ApplicationError`` (field ``claim_code``, code ``invalid_claim_code``, one message
     for all four), counted per student; after ``CLAIM_CODE_MAX_ATTEMPTS`` wrong codes within
-    ``CLAIM_CODE_WINDOW`` → ``TooManyRequests`` until that window ends. On ``success`` the code is
-    marked used in the same transaction; other outcomes leave it unused. Ignored otherwise.
+    ``CLAIM_CODE_WINDOW`` → ``TooManyRequests`` until that window ends. When allowed, the code is
+    marked used in the same transaction; refusals leave it unused. Ignored otherwise.
     """
     student = student_get_active(user_id=user_id)
     if student is None:
@@ -90,28 +110,67 @@ def admin_bind(*, parent: Parent, user_id: str, relation: str = "", claim_code: 
     with transaction.atomic():
         student = student_lock(student_id=student.pk)
         code = claim_code_check(student=student, claim_code=claim_code) if student.school.require_claim_code else None
-        return _bind(student=student, parent=parent, relation=relation, claim_code=code)
+        return _reserve(student=student, parent=parent, relation=relation, claim_code=code)
 
 
-def share_link_bind(*, parent: Parent, token: str, relation: str = "") -> BindOutcome:
-    """Bind the caller to a student through a share link (seed 003 §2.1, §2.5).
+def share_link_bind(*, parent: Parent, token: str, relation: str = "") -> BindDecision:
+    """Before the plugin's bind page (seed 003 §2.1, §2.5): may the caller bind through this share link?
 
-    Outcomes, decided under the student lock: ``invalid`` (unknown or revoked token, inactive
+    Refusals, decided under the student lock: ``invalid`` (unknown or revoked token, inactive
     student, or the issuer is no longer the student's admin), ``expire`` (past ``expires_at``,
-    whether or not the sweep has run), ``auth``, ``binded``, ``overload``, ``success``.
-    Every outcome is recorded as a ``BindEvent``.
+    whether or not the sweep has run), then ``_reserve``'s ``auth``, ``binded``, ``overload``.
+    Allowed answers carry the link's ``plugin_path`` (``ShareLinkDetail``) for the bind page to open.
     """
     link = share_link_get(token=token)
     with transaction.atomic():
         if link is None:
-            return bind_outcome(BindEvent.Type.INVALID, parent=parent, student=None)
+            return bind_refusal(BindEvent.Type.INVALID, parent=parent, student=None)
         student = student_lock(student_id=link.student_id)
         link.refresh_from_db(fields=["state", "expires_at"])
         issuer_is_admin = Contact.objects.filter(
             student=student, parent_id=link.issued_by_id, role=Contact.Role.ADMIN
         ).exists()
         if link.state == ShareLink.State.REVOKED or not student.is_active_in_active_school or not issuer_is_admin:
-            return bind_outcome(BindEvent.Type.INVALID, parent=parent, student=student, share_link=link)
+            return bind_refusal(BindEvent.Type.INVALID, parent=parent, student=student, share_link=link)
         if link.state == ShareLink.State.EXPIRED or timezone.now() >= link.expires_at:
-            return bind_outcome(BindEvent.Type.EXPIRE, parent=parent, student=student, share_link=link)
-        return _bind(student=student, parent=parent, relation=relation, share_link=link)
+            return bind_refusal(BindEvent.Type.EXPIRE, parent=parent, student=student, share_link=link)
+        return _reserve(student=student, parent=parent, relation=relation, share_link=link)
+
+
+def bind_event_report(*, parent: Parent, type: str, err_msg: str, user_id: str) -> Contact | None:
+    """The plugin's ``bindContact`` event ``{type, errMsg, userId}`` as the mini-program reports it (seed 003 §2.5).
+
+    Recorded as a ``BindEvent`` (source ``plugin``), then acted on, never trusted blindly:
+    ``success`` / ``binded`` have the student's contacts checked against WeChat's list soon (which
+    confirms the reservation, or records a binding made elsewhere); ``unbind`` / ``cancel`` too;
+    ``overload``, ``expire``, ``invalid``, ``auth`` release the caller's reservation (WeChat did not
+    bind), and ``auth`` marks its scope.voip lost. Idempotent: the same report again changes
+    nothing more. Returns the caller's contact of the student as it now stands (or None). Raises
+    ``NotFound`` (field ``userId``) for an unknown or inactive student. In the sandbox (no WeChat) a
+    ``success`` confirms the reservation at once.
+    """
+    student = student_get_active(user_id=user_id)
+    if student is None:
+        raise NotFound(_("No active student with this user_id."), field="userId")
+    with transaction.atomic():
+        student = student_lock(student_id=student.pk)
+        bind_event_record(type=type, parent=parent, student=student, source=BindEvent.Source.PLUGIN, err_msg=err_msg)
+        contact = Contact.objects.filter(student=student, parent=parent).first()
+        pending = contact is not None and contact.state == Contact.State.PENDING
+        if type in FAILED_TYPES and pending:
+            audit_log_record(
+                action=AuditLog.Action.BINDING_RELEASED,
+                student=student,
+                actor_openid=parent.openid,
+                data={"type": type},
+            )
+            contact.delete()
+            contact = None
+        if type == BindEvent.Type.AUTH:
+            parent_voip_scope_lost(parent=parent, now=timezone.now())
+        if type in BOUND_TYPES and pending and settings.WECHAT_SANDBOX:
+            Contact.objects.filter(pk=contact.pk).update(state=Contact.State.CONFIRMED, state_changed_at=timezone.now())
+            contact.state = Contact.State.CONFIRMED
+        if type not in FAILED_TYPES:
+            bindings_reconcile_soon(student_ids=[student.pk])
+        return contact

@@ -23,7 +23,7 @@ from contacts.models import ClaimCode, Parent
 from core.errors import ApplicationError, Conflict, TooManyRequests
 from core.tokens import token_hash
 from schools.models import AuditLog, Student
-from schools.services import audit_log_record
+from schools.services.audit import audit_log_record
 
 CLAIM_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # 31 symbols: no 0/O, 1/I/L to misread on paper
 CLAIM_CODE_LENGTH = 10  # 31**10 ≈ 2**49.5 codes

@@ -1,48 +1,79 @@
-"""A student's contacts, managed by its parents: delete, transfer the admin role, leave, call order.
+"""A student's contacts as its admin contact manages them, and as parents leave (seed 003 §2.2-§2.4, FAQ 1.5).
 
-deleteVoipBindContact (seed 003 §2.3), transerAdmin (§2.4) and the round-robin order (FAQ 1.5).
-Each service locks the student row first and re-reads under the lock; staff's counterparts are
-``contacts.services.staff``, and both use ``contacts_remove`` and ``admin_role_hand_over``.
+The plugin deletes (``deleteVoipBindContact``) and transfers (``transerAdmin``) at WeChat; the
+admin's mini-program reports what it did here. A report stops serving the deleted contacts at
+once and records the transfer as requested; WeChat's list, read soon after
+(``contacts.services.reconciliation``), completes both. Staff's counterparts are
+``contacts.services.staff``; both use ``contacts_mark_removing`` and ``admin_transfer_request``.
+With ``WECHAT_SANDBOX`` (no WeChat) reports take effect at once.
 """
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from contacts.locks import student_lock
 from contacts.models import BindEvent, Contact, Parent
 from contacts.selectors.contacts import contact_access
 from contacts.services.bind_events import bind_event_record
+from contacts.services.reconciliation import bindings_reconcile_soon
 from contacts.services.share_links import share_links_revoke
 from core.errors import ApplicationError, Conflict, Forbidden, NotFound
 from schools.models import AuditLog, Student
-from schools.services import audit_log_record
+from schools.services.audit import audit_log_record
 
 # --- Shared by parents' and staff's services --------------------------------------------------------
 
 
-def contacts_remove(*, student: Student, contacts: list[Contact]) -> int:
-    """Unbind ``contacts`` of the locked ``student``: each gets a ``cancel`` event; an admin among
-    them loses its share links. Returns how many links were revoked. The caller writes the audit rows."""
-    Contact.objects.filter(pk__in=[c.pk for c in contacts]).delete()
+def contacts_mark_removing(*, student: Student, contacts: list[Contact]) -> int:
+    """Stop serving ``contacts`` of the locked ``student`` at once; the removal completes when WeChat's
+    list no longer has them (at once in the sandbox). An admin among them loses its share links.
+    Returns how many links were revoked. The caller writes the audit rows. A removal done here
+    (sandbox) is recorded as a ``cancel`` bindContact event, as WeChat's unbinding is."""
+    now = timezone.now()
     revoked = 0
     for contact in contacts:
         if contact.is_admin:
             revoked += sum(share_links_revoke(student_ids=[student.pk], issued_by_id=contact.parent_id).values())
-        bind_event_record(type=BindEvent.Type.CANCEL, parent=contact.parent, student=student)
+    ids = [c.pk for c in contacts]
+    if settings.WECHAT_SANDBOX:
+        for contact in contacts:
+            bind_event_record(type=BindEvent.Type.CANCEL, parent=contact.parent, student=student)
+        Contact.objects.filter(pk__in=ids).delete()
+    else:
+        Contact.objects.filter(pk__in=ids).update(state=Contact.State.REMOVING, state_changed_at=now)
+    for contact in contacts:
+        contact.state = Contact.State.REMOVING
+    bindings_reconcile_soon(student_ids=[student.pk])
     return revoked
 
 
 def admin_role_hand_over(*, student: Student, new: Contact, old: Contact | None) -> int:
     """Make ``new`` the admin of the locked ``student``: demote ``old`` (if any), then promote, so there
     is never zero or two admins (the partial unique index forbids two); ``old``'s share links are
-    revoked. Returns how many links were revoked."""
+    revoked. Returns how many links were revoked. (WeChat's list decides roles outside the sandbox.)"""
     revoked = 0
     if old is not None:
         Contact.objects.filter(pk=old.pk).update(role=Contact.Role.ORDINARY)
         revoked = sum(share_links_revoke(student_ids=[student.pk], issued_by_id=old.parent_id).values())
-    Contact.objects.filter(pk=new.pk).update(role=Contact.Role.ADMIN)
+    Contact.objects.filter(pk=new.pk).update(role=Contact.Role.ADMIN, admin_requested_at=None)
     new.role = Contact.Role.ADMIN
     return revoked
+
+
+def admin_transfer_request(*, student: Student, new: Contact) -> int:
+    """Ask that ``new`` become the admin of the locked ``student``: done when WeChat's list says so
+    (the current admin carries it out with ``transerAdmin``); at once in the sandbox. Returns how
+    many share links of the old admin were revoked (sandbox only)."""
+    Contact.objects.filter(student=student).exclude(pk=new.pk).update(admin_requested_at=None)
+    if settings.WECHAT_SANDBOX:
+        old = Contact.objects.filter(student=student, role=Contact.Role.ADMIN).exclude(pk=new.pk).first()
+        return admin_role_hand_over(student=student, new=new, old=old)
+    if not new.is_admin:
+        Contact.objects.filter(pk=new.pk).update(admin_requested_at=timezone.now())
+    bindings_reconcile_soon(student_ids=[student.pk])
+    return 0
 
 
 def contacts_by_openid(*, student: Student, openids: list[str], field: str, all_contacts: bool = False) -> dict:
@@ -60,8 +91,8 @@ def contacts_by_openid(*, student: Student, openids: list[str], field: str, all_
 
 
 def contact_openids(*, student: Student, call_order: bool = False) -> list[str]:
-    """The openids bound to ``student``, in list order (or call order)."""
-    contacts = Contact.objects.filter(student=student)
+    """The openids bound to ``student`` (a removal pending at WeChat left out), in list order (or call order)."""
+    contacts = Contact.objects.filter(student=student).remaining()
     contacts = contacts.in_call_order() if call_order else contacts.in_list_order()
     return list(contacts.values_list("parent__openid", flat=True))
 
@@ -86,23 +117,29 @@ def _locked_own_contact(*, parent: Parent, user_id: str, admin_only: str = "") -
 
 @transaction.atomic
 def contacts_delete(*, parent: Parent, user_id: str, openid_list: list[str]) -> list[str]:
-    """deleteVoipBindContact (seed 003 §2.3): the admin removes contacts; all or nothing.
+    """deleteVoipBindContact (seed 003 §2.3), as the admin's mini-program reports it.
 
-    Returns the openids still bound, in list order. Raises ``NotFound`` (caller not a contact;
-    field ``openid_list`` when an openid is not bound to the student), ``Forbidden`` (caller not
-    admin), ``ApplicationError`` (field ``openid_list``: the admin cannot delete itself). Each
-    removal records a ``cancel`` event and an audit row.
+    The reported contacts are no longer served at once and are removed when WeChat's list no longer
+    has them. Idempotent: openids already removed are ignored. Returns the openids still bound,
+    in list order. Raises ``NotFound`` (caller not a contact), ``Forbidden`` (caller not admin),
+    ``ApplicationError`` (field ``openid_list``: the admin cannot delete itself). One audit row per
+    removed contact.
     """
     student, _own = _locked_own_contact(
         parent=parent, user_id=user_id, admin_only=_("Only the admin contact may delete contacts.")
     )
     if parent.openid in openid_list:
         raise ApplicationError(_("The admin cannot delete itself; transfer the admin role first."), field="openid_list")
-    contacts = list(contacts_by_openid(student=student, openids=openid_list, field="openid_list").values())
-    contacts_remove(student=student, contacts=contacts)
+    contacts = [
+        c
+        for c in Contact.objects.select_related("parent").filter(student=student, parent__openid__in=openid_list)
+        if c.state != Contact.State.REMOVING
+    ]
+    contacts_mark_removing(student=student, contacts=contacts)
+    bindings_reconcile_soon(student_ids=[student.pk])  # a repeated report still has WeChat read
     for contact in contacts:
         audit_log_record(
-            action=AuditLog.Action.CONTACT_DELETED,
+            action=AuditLog.Action.CONTACT_REMOVAL_REPORTED,
             student=student,
             actor_openid=parent.openid,
             data={"openid": contact.parent.openid, "relation": contact.relation},
@@ -112,12 +149,12 @@ def contacts_delete(*, parent: Parent, user_id: str, openid_list: list[str]) -> 
 
 @transaction.atomic
 def admin_transfer(*, parent: Parent, user_id: str, new_admin_openid: str) -> Contact:
-    """transerAdmin (seed 003 §2.4): hand the admin role to another contact of the student.
+    """transerAdmin (seed 003 §2.4), as the admin's mini-program reports it.
 
-    Atomic under the student lock (``admin_role_hand_over``); the old admin's active share links
-    are revoked. Returns the new admin's contact. Raises ``NotFound`` (caller not a contact; field
-    ``new_admin_openid`` not a contact), ``Forbidden`` (caller not admin), ``ApplicationError``
-    (field ``new_admin_openid`` is the caller).
+    The roles change when WeChat's list shows the new admin (at once in the sandbox); the old
+    admin's share links are revoked then. Idempotent. Returns the new admin's contact. Raises
+    ``NotFound`` (caller not a contact; field ``new_admin_openid`` not a contact), ``Forbidden``
+    (caller not admin), ``ApplicationError`` (field ``new_admin_openid`` is the caller).
     """
     student, own = _locked_own_contact(
         parent=parent, user_id=user_id, admin_only=_("Only the admin contact may transfer the admin role.")
@@ -127,28 +164,29 @@ def admin_transfer(*, parent: Parent, user_id: str, new_admin_openid: str) -> Co
     new = Contact.objects.select_related("parent").filter(student=student, parent__openid=new_admin_openid).first()
     if new is None:
         raise NotFound(_("The new admin must already be a contact of this student."), field="new_admin_openid")
-    revoked = admin_role_hand_over(student=student, new=new, old=own)
+    revoked = admin_transfer_request(student=student, new=new)
     audit_log_record(
-        action=AuditLog.Action.ADMIN_TRANSFERRED,
+        action=AuditLog.Action.ADMIN_TRANSFER_REPORTED,
         student=student,
         actor_openid=parent.openid,
         data={"from": parent.openid, "to": new_admin_openid, "share_links_revoked": revoked},
     )
+    new.refresh_from_db(fields=["role", "admin_requested_at"])
     return new
 
 
 @transaction.atomic
 def contact_unbind_self(*, parent: Parent, user_id: str) -> None:
-    """The caller leaves the student (``cancel`` event).
+    """The caller leaves the student: no longer served at once; the admin contact is asked to delete
+    it at WeChat (``pending_actions``), where only the admin may delete (seed 003 §2.3).
 
     The admin must transfer the role first (``Conflict``, code ``admin_must_transfer``) unless it
-    is the student's only contact, in which case it may leave and its share links are revoked.
-    Raises ``NotFound`` when the caller is not a contact.
+    is the student's only contact. Raises ``NotFound`` when the caller is not a contact.
     """
     student, own = _locked_own_contact(parent=parent, user_id=user_id)
     if own.is_admin and Contact.objects.filter(student=student).exclude(pk=own.pk).exists():
         raise Conflict(_("The admin must transfer the admin role before leaving."), code="admin_must_transfer")
-    contacts_remove(student=student, contacts=[own])
+    contacts_mark_removing(student=student, contacts=[own])
     audit_log_record(
         action=AuditLog.Action.CONTACT_UNBOUND,
         student=student,

@@ -15,7 +15,7 @@ from core.validators import wechat_id_validator
 from core.wechat.client import Session, WeChatClient, WeChatError, WeChatUnavailable
 from core.wechat.errcodes import ErrCode
 from schools.models import AuditLog
-from schools.services import audit_log_record
+from schools.services.audit import audit_log_record
 
 SANDBOX_CODE_PREFIX = "sandbox:"
 
@@ -87,9 +87,26 @@ def parent_set_voip_scope(*, parent: Parent, granted: bool) -> Parent:
     """Record the result of ``wx.authorize({scope: 'scope.voip'})`` (REFERENCE.md §2)."""
     parent.voip_scope_granted = granted
     parent.voip_scope_updated_at = timezone.now()
-    parent.save(update_fields=["voip_scope_granted", "voip_scope_updated_at"])
+    parent.voip_scope_lost_at = None
+    parent.save(update_fields=["voip_scope_granted", "voip_scope_updated_at", "voip_scope_lost_at"])
     audit_log_record(action=AuditLog.Action.VOIP_SCOPE_CHANGED, actor_openid=parent.openid, data={"granted": granted})
     return parent
+
+
+@transaction.atomic
+def parent_voip_scope_lost(*, parent: Parent, now: datetime) -> bool:
+    """A device's call to ``parent`` failed with errCode 8 (REFERENCE.md §4; FAQ 3.6): WeChat no longer
+    has its scope.voip. Mark it not granted, so that its mini-program asks ``wx.authorize`` again
+    (``GET /api/v1/me/voip-scope`` answers ``ask_again``). Returns whether it was granted until now;
+    audited once."""
+    lost = Parent.objects.filter(pk=parent.pk, voip_scope_granted=True).update(
+        voip_scope_granted=False, voip_scope_updated_at=now, voip_scope_lost_at=now
+    )
+    if lost:
+        audit_log_record(
+            action=AuditLog.Action.VOIP_SCOPE_CHANGED, actor_openid=parent.openid, data={"granted": False, "errCode": 8}
+        )
+    return bool(lost)
 
 
 def parent_tokens_purge(*, now: datetime | None = None) -> int:

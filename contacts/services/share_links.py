@@ -17,14 +17,17 @@ from contacts.models import Parent, ShareLink
 from contacts.selectors.contacts import contact_access
 from core.errors import Forbidden
 from schools.models import AuditLog
-from schools.services import audit_log_record
+from schools.services.audit import audit_log_record
 
 
 @transaction.atomic
 def share_link_create(
-    *, parent: Parent, user_id: str, user_name: str = "", user_avatar: str = ""
+    *, parent: Parent, user_id: str, plugin_path: str = "", user_name: str = "", user_avatar: str = ""
 ) -> tuple[ShareLink, str]:
     """getBindContactPath (seed 003 §2.1): an admin-only link for other parents to bind.
+
+    ``plugin_path`` is the plugin's bind page that ``getBindContactPath`` gave the admin's
+    mini-program; the bind page opens it once the portal allows the binding.
 
     Returns ``(link, token)``; the token is shown once. The link expires after the school's
     ``share_link_ttl`` hours. Raises ``NotFound`` (field ``user_id``) when the caller is not a
@@ -38,6 +41,7 @@ def share_link_create(
     link, raw = ShareLink.issue(
         student=student,
         issued_by=parent,
+        plugin_path=plugin_path,
         user_name=user_name or student.name,
         user_avatar=user_avatar or student.avatar_url,
         created_at=now,

@@ -4,6 +4,11 @@ Each action is one transaction under the student locks, requires a reason, and w
 row (who, when, what, why) that the student's admin page shows. Staff act only within their
 school and only as school administrators (``schools.tenancy``): a student of another school, or
 a read-only viewer, gets ``NotFound`` (binding rules: seed 003 §2).
+
+WeChat holds the binding and only the admin contact's plugin may delete or transfer there (seed
+003 §2.3, §2.4): a removal by staff stops serving the contact at once and is listed to the admin
+contact (``pending_actions``) until WeChat's list no longer has it; a transfer by staff is likewise
+a request the admin carries out.
 """
 
 from django.db import transaction
@@ -11,12 +16,12 @@ from django.utils.translation import gettext_lazy as _
 
 from contacts.locks import student_lock, students_lock
 from contacts.models import Contact
-from contacts.services.contacts import admin_role_hand_over, contacts_remove
+from contacts.services.contacts import admin_transfer_request, contacts_mark_removing
 from contacts.services.share_links import share_links_revoke
 from contacts.services.students import students_deactivate
 from core.errors import ApplicationError, NotFound
 from schools.models import AuditLog, Student
-from schools.services import audit_log_build, audit_log_record, audit_logs_record
+from schools.services.audit import audit_log_build, audit_log_record, audit_logs_record
 from schools.tenancy import staff_may_change, staff_scoped
 
 
@@ -39,16 +44,17 @@ def _staff_student_lock(*, user, student: Student, reason: str) -> Student:
 
 @transaction.atomic
 def staff_contact_remove(*, user, student: Student, openid: str, reason: str) -> None:
-    """Remove one contact of ``student``; removing the admin also revokes its share links.
+    """Remove one contact of ``student``: no longer served from now, deleted at WeChat by the admin
+    contact (pending until WeChat's list drops it); removing the admin also revokes its share links.
 
-    Records a ``cancel`` event and an audit row. Raises ``NotFound`` (field ``openid``) when the
-    openid is not a contact, ``ApplicationError`` (field ``reason``) without a reason.
+    Records an audit row. Raises ``NotFound`` (field ``openid``) when the openid is not a contact,
+    ``ApplicationError`` (field ``reason``) without a reason.
     """
     student = _staff_student_lock(user=user, student=student, reason=reason)
     contact = Contact.objects.select_related("parent").filter(student=student, parent__openid=openid).first()
     if contact is None:
         raise NotFound(_("Not a contact of this student."), field="openid")
-    revoked = contacts_remove(student=student, contacts=[contact])
+    revoked = contacts_mark_removing(student=student, contacts=[contact])
     audit_log_record(
         action=AuditLog.Action.STAFF_CONTACT_REMOVED,
         student=student,
@@ -60,9 +66,9 @@ def staff_contact_remove(*, user, student: Student, openid: str, reason: str) ->
 
 @transaction.atomic
 def staff_admin_transfer(*, user, student: Student, new_admin_openid: str, reason: str) -> Contact:
-    """Make another contact the student's admin (the old admin, if any, becomes ordinary).
+    """Ask that another contact become the student's admin: the admin contact carries it out with
+    ``transerAdmin`` and the roles change when WeChat's list says so (``admin_transfer_request``).
 
-    Never zero or two admins (``admin_role_hand_over``); the old admin's share links are revoked.
     Raises ``NotFound`` (field ``new_admin_openid``) for a non-contact.
     """
     student = _staff_student_lock(user=user, student=student, reason=reason)
@@ -71,7 +77,7 @@ def staff_admin_transfer(*, user, student: Student, new_admin_openid: str, reaso
         raise NotFound(_("The new admin must already be a contact of this student."), field="new_admin_openid")
     old = Contact.objects.select_related("parent").filter(student=student, role=Contact.Role.ADMIN).exclude(pk=new.pk)
     old = old.first()
-    revoked = admin_role_hand_over(student=student, new=new, old=old)
+    revoked = admin_transfer_request(student=student, new=new)
     audit_log_record(
         action=AuditLog.Action.STAFF_ADMIN_TRANSFERRED,
         student=student,

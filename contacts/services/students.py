@@ -6,7 +6,7 @@ from django.utils import timezone
 from contacts.locks import students_lock
 from contacts.services.share_links import share_links_revoke
 from schools.models import AuditLog, Student
-from schools.services import audit_log_build, audit_logs_record
+from schools.services.audit import audit_log_build, audit_logs_record
 
 BATCH = 1000  # students locked and changed per statement (SQLite allows 32,766 parameters)
 

@@ -22,3 +22,4 @@ class ContactFactory(factory.django.DjangoModelFactory):
     role = Contact.Role.ORDINARY
     relation = "妈妈"
     bound_via = Contact.BoundVia.SHARE_LINK
+    state = Contact.State.CONFIRMED  # WeChat has it

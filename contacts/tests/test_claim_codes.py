@@ -75,7 +75,7 @@ def test_missing_code_when_required_is_400_naming_claim_code_and_not_counted(par
         assert response.status_code == 400, response.content
         assert response.json()["field"] == "claim_code"
         assert response.json()["code"] == "claim_code_required"
-    assert bind(parent_client, student, claim_code=code).json()["type"] == "success"  # 4 missing codes counted nothing
+    assert bind(parent_client, student, claim_code=code).json()["allowed"] is True  # 4 missing codes counted nothing
 
 
 @pytest.mark.django_db
@@ -97,7 +97,7 @@ def test_wrong_expired_used_and_revoked_codes_answer_alike(parent_api, parent_cl
     answers["expired"] = bind(parent_client, student, claim_code=current)
 
     used = issue(student, staff_user)
-    assert bind(parent_client, student, claim_code=used).json()["type"] == "success"
+    assert bind(parent_client, student, claim_code=used).json()["allowed"] is True
     other = parent_api("oOtherParentClaimCode")
     Parent.objects.filter(pk=other.parent.pk).update(voip_scope_granted=True)
     answers["used"] = bind(other, student, claim_code=used)
@@ -115,13 +115,13 @@ def test_correct_code_binds_the_admin_and_is_used_in_the_same_write(parent_clien
 
     response = bind(parent_client, student, claim_code=code, relation="妈妈")
 
-    assert response.status_code == 200 and response.json()["type"] == "success"
+    assert response.status_code == 200 and response.json()["allowed"] is True
     contact = Contact.objects.get(student=student)
     assert contact.is_admin and contact.parent == parent_client.parent and contact.relation == "妈妈"
     claim = ClaimCode.objects.get(student=student)
     assert claim.used_at is not None and claim.used_by == parent_client.parent and claim.revoked_at is None
     audit = AuditLog.objects.get(student=student, action="admin_bound")
-    assert audit.data == {"relation": "妈妈", "claim_code": claim.pk}
+    assert audit.data == {"relation": "妈妈", "claim_code": claim.pk, "state": "pending"}
 
 
 @pytest.mark.django_db
@@ -134,7 +134,7 @@ def test_code_is_accepted_in_any_case_with_or_without_dash(parent_client, studen
         "spaces": f"  {code[:3]} {code[3:5]}  {code[6:].lower()} ",
         "full-width": "".join(chr(ord(c) + 0xFEE0) if c != "-" else "－" for c in code),
     }[typed]
-    assert bind(parent_client, student, claim_code=variant).json()["type"] == "success"
+    assert bind(parent_client, student, claim_code=variant).json()["allowed"] is True
 
 
 @pytest.mark.django_db
@@ -144,7 +144,7 @@ def test_code_is_not_spent_when_the_binding_does_not_happen(parent_client, stude
     assert bind(parent_client, student, claim_code=code).json()["type"] == "auth"
     assert ClaimCode.objects.get(student=student).used_at is None
     Parent.objects.filter(pk=parent_client.parent.pk).update(voip_scope_granted=True)
-    assert bind(parent_client, student, claim_code=code).json()["type"] == "success"
+    assert bind(parent_client, student, claim_code=code).json()["allowed"] is True
 
 
 @pytest.mark.django_db
@@ -161,10 +161,10 @@ def test_five_wrong_codes_lock_the_student_for_the_window(parent_client, student
     assert locked.json()["field"] == "claim_code"
     assert bind(parent_client, student, claim_code="XXXXX-XXXXX").status_code == 429
     assert not Contact.objects.filter(student=student).exists()
-    assert bind(parent_client, neighbour, claim_code=neighbour_code).json()["type"] == "success"  # per student
+    assert bind(parent_client, neighbour, claim_code=neighbour_code).json()["allowed"] is True  # per student
 
     time.sleep(1.1)
-    assert bind(parent_client, student, claim_code=code).json()["type"] == "success"
+    assert bind(parent_client, student, claim_code=code).json()["allowed"] is True
 
 
 @pytest.mark.django_db
@@ -174,7 +174,7 @@ def test_reissuing_invalidates_the_old_code(parent_client, student, staff_user):
     assert ClaimCode.objects.filter(student=student, used_at__isnull=True, revoked_at__isnull=True).count() == 1
     assert ClaimCode.objects.filter(student=student, revoked_at__isnull=False).count() == 1
     assert bind(parent_client, student, claim_code=old).status_code == 400
-    assert bind(parent_client, student, claim_code=new).json()["type"] == "success"
+    assert bind(parent_client, student, claim_code=new).json()["allowed"] is True
 
 
 @pytest.mark.django_db
@@ -200,7 +200,7 @@ def test_nothing_reversible_is_stored(student, staff_user):
 def test_school_without_claim_codes_binds_as_before(parent_client, staff_user):
     student = StudentFactory(school=SchoolFactory(require_claim_code=False))
     issue(student, staff_user)
-    assert bind(parent_client, student).json()["type"] == "success"
+    assert bind(parent_client, student).json()["allowed"] is True
     assert ClaimCode.objects.get(student=student).used_at is None
 
 
@@ -211,10 +211,10 @@ def test_one_code_used_at_once_by_many_parents_binds_exactly_one():
     code = issue(student, UserFactory(username="teacher-pg"))
     parents = [ParentFactory() for _ in range(8)]
 
-    results = run_threads(8, lambda i: admin_bind(parent=parents[i], user_id=student.user_id, claim_code=code).type)
+    results = run_threads(8, lambda i: admin_bind(parent=parents[i], user_id=student.user_id, claim_code=code).allowed)
 
-    assert results.count("success") == 1, results
-    assert all(isinstance(r, ApplicationError) and r.field == "claim_code" for r in results if r != "success"), results
+    assert results.count(True) == 1, results
+    assert all(isinstance(r, ApplicationError) and r.field == "claim_code" for r in results if r is not True), results
     assert Contact.objects.filter(student=student).count() == 1
     claim = ClaimCode.objects.get(student=student)
     assert claim.used_at is not None and claim.used_by == Contact.objects.get(student=student).parent
@@ -284,7 +284,7 @@ def test_staff_issue_a_class_and_print_html_letters(client, classroom, parent_cl
     assert sorted(audit.values_list("student_id", flat=True)) == sorted(s.pk for s in students)
     assert set(audit.values_list("actor_user_id", flat=True)) == {teacher.pk}
     # The printed code is the one that works.
-    assert bind(parent_client, students[0], claim_code=codes[0]).json()["type"] == "success"
+    assert bind(parent_client, students[0], claim_code=codes[0]).json()["allowed"] is True
 
 
 def test_resubmitting_the_confirmation_issues_nothing_again(client, classroom):

@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from contacts.models import BindEvent, Contact, ShareLink
+from contacts.selectors.contacts import pending_actions
 from contacts.services.binding import share_link_bind
 from contacts.services.share_links import share_link_create
 from contacts.services.staff import (
@@ -33,8 +34,11 @@ def test_remove_contact_records_reason_event_and_audit(family):
     staff_contact_remove(
         user=family["user"], student=family["student"], openid=family["dad"].parent.openid, reason="家长申请解绑"
     )
-    assert not Contact.objects.filter(pk=family["dad"].pk).exists()
-    assert BindEvent.objects.get(type="cancel").openid == family["dad"].parent.openid
+    dad = Contact.objects.get(pk=family["dad"].pk)
+    assert dad.state == "removing" and not Contact.objects.served().filter(pk=dad.pk).exists()
+    # Only the admin's plugin can delete at WeChat (seed 003 §2.3): it is asked to.
+    assert pending_actions(parent=family["admin"].parent)[0]["delete_openid_list"] == [dad.parent.openid]
+    assert not BindEvent.objects.exists()  # the cancel comes when WeChat's list drops it
     row = AuditLog.objects.get(action="staff_contact_removed")
     assert (row.actor_user, row.reason, row.student) == (family["user"], "家长申请解绑", family["student"])
 
@@ -64,6 +68,19 @@ def test_transfer_keeps_exactly_one_admin_and_revokes_old_links(family):
         new_admin_openid=family["dad"].parent.openid,
         reason="妈妈换手机",
     )
+    # Requested: the admin's plugin carries it out with transerAdmin; WeChat's list then decides.
+    assert Contact.objects.get(student=family["student"], role=1) == family["admin"]
+    assert pending_actions(parent=family["admin"].parent)[0]["new_admin_openid"] == family["dad"].parent.openid
+    link.refresh_from_db()
+    assert link.state == ShareLink.State.ACTIVE
+
+
+def test_in_the_sandbox_staff_transfer_is_done_at_once_and_revokes_old_links(family, settings):
+    settings.WECHAT_SANDBOX = True
+    link, _ = share_link_create(parent=family["admin"].parent, user_id=family["student"].user_id)
+    staff_admin_transfer(
+        user=family["user"], student=family["student"], new_admin_openid=family["dad"].parent.openid, reason="换手机"
+    )
     assert list(Contact.objects.filter(student=family["student"], role=1)) == [Contact.objects.get(pk=family["dad"].pk)]
     link.refresh_from_db()
     assert link.state == ShareLink.State.REVOKED
@@ -87,8 +104,10 @@ def test_admin_pages_remove_contact_with_reason_and_show_the_audit(client, famil
     assert client.post(remove, {"reason": ""}).status_code == 200  # the form asks again
     assert Contact.objects.filter(pk=dad.pk).exists()
     response = client.post(remove, {"reason": "家长申请解绑"})
-    assert response.status_code == 302 and not Contact.objects.filter(pk=dad.pk).exists()
-    assert "家长申请解绑" in client.get(change).content.decode()  # the audit inline on the student's page
+    assert response.status_code == 302 and Contact.objects.get(pk=dad.pk).state == "removing"
+    page = client.get(change).content.decode()
+    assert "家长申请解绑" in page  # the audit inline on the student's page
+    assert "待在微信移除" in page  # the contact shows its removal pending at WeChat
 
 
 def test_transfer_admin_page(client, family):
@@ -96,7 +115,7 @@ def test_transfer_admin_page(client, family):
     url = reverse("admin:schools_student_transfer_admin", args=[family["student"].pk])
     assert family["dad"].parent.openid in client.get(url).content.decode()
     client.post(url, {"new_admin_openid": family["dad"].parent.openid, "reason": "家长要求"})
-    assert Contact.objects.get(student=family["student"], role=1) == family["dad"]
+    assert Contact.objects.get(pk=family["dad"].pk).admin_requested_at is not None
 
 
 def test_another_schools_student_pages_are_404(client, family):

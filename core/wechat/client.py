@@ -31,6 +31,9 @@ class WeChatError(Exception):
         self.errcode = errcode
         self.errmsg = errmsg
 
+    def __reduce__(self):  # picklable, for Celery's retries and results
+        return type(self), (self.errcode, self.errmsg)
+
 
 class WeChatUnavailable(WeChatError):
     """WeChat could not be reached, timed out, answered garbage, or said it is busy (-1)."""
@@ -68,12 +71,15 @@ class WeChatClient:
     def _post(self, path: str, params: dict, body: dict) -> dict:
         return self._request("POST", path, params, body)
 
-    def _request(self, method: str, path: str, params: dict, body: dict | None = None) -> dict:
+    def _request(self, method: str, path: str, params: dict, body: dict | None = None, *, binary: bool = False):
+        """One HTTP request → its JSON object, or (``binary``) its bytes when WeChat answers other than JSON."""
         try:
             response = _session.request(
                 method, f"{self.base_url}{path}", params=params, json=body, timeout=self.timeout
             )
             response.raise_for_status()
+            if binary and not response.headers.get("Content-Type", "").startswith(("application/json", "text/")):
+                return response.content
             data = response.json()
         except (requests.RequestException, ValueError) as exc:
             raise WeChatUnavailable(ErrCode.BUSY, f"{type(exc).__name__}: {exc}") from exc
@@ -159,30 +165,113 @@ class WeChatClient:
         if cache.get(self._token_key) == token:
             cache.delete(self._token_key)
 
+    def _post_with_token(self, path: str, body: dict, *, binary: bool = False):
+        """POST ``body`` to ``path?access_token=`` with the portal's own token; when WeChat rejects the
+        token (40001, 42001) it is dropped and the call retried once with a new one."""
+        for attempt in range(2):
+            token = self.access_token()
+            try:
+                return self._request("POST", path, {"access_token": token}, body, binary=binary)
+            except WeChatError as exc:
+                if exc.errcode not in TOKEN_ERRCODES:
+                    raise
+                self.forget_access_token(token)  # a rejected token is never kept
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
     # --- Device VoIP ----------------------------------------------------------------------------
 
     def get_sn_ticket(self, sn: str, model_id: str) -> str:
         """The ``snTicket`` (valid 5 minutes) that ``wx.requestDeviceVoIP`` needs for device ``(sn, model_id)``.
 
         ``POST /wxa/getsnticket?access_token=`` ``{sn, model_id}`` → ``{errcode, errmsg, sn_ticket}``
-        (REFERENCE.md §5, seed 000 §1). When WeChat rejects the access_token (40001, 42001) the
-        token is dropped and the call retried once with a new one. Raises ``WeChatError``
-        (48001 api unauthorized, 9800001 sn too long, 9800002 bad characters in sn, 9800003
-        model_id check failed, 40001/42001 twice in a row, …) or ``WeChatUnavailable`` (-1,
-        network, timeout).
+        (REFERENCE.md §5, seed 000 §1). Raises ``WeChatError`` (48001 api unauthorized, 9800001 sn
+        too long, 9800002 bad characters in sn, 9800003 model_id check failed, 40001/42001 twice in
+        a row, …) or ``WeChatUnavailable`` (-1, network, timeout).
         """
-        for attempt in range(2):
-            token = self.access_token()
-            try:
-                data = self._post("/wxa/getsnticket", {"access_token": token}, {"sn": sn, "model_id": model_id})
-                break
-            except WeChatError as exc:
-                if exc.errcode not in TOKEN_ERRCODES:
-                    raise
-                self.forget_access_token(token)
-                if attempt:
-                    raise
+        data = self._post_with_token("/wxa/getsnticket", {"sn": sn, "model_id": model_id})
         ticket = data.get("sn_ticket")
         if not isinstance(ticket, str) or not ticket:
             raise WeChatUnavailable(ErrCode.BUSY, "getsnticket answered without sn_ticket")
         return ticket
+
+    # --- Contact binding (seed 003 §2.2) ---------------------------------------------------------
+
+    def get_voip_contact_list(self, user_id: str) -> list[tuple[str, int]]:
+        """WeChat's contacts of the student ``user_id``: ``[(openid, role)]``, role 1 the admin.
+
+        ``POST /wxa/business/getvoipcontactlist?access_token=`` ``{user_id}`` → ``{errcode, errmsg,
+        contact_list: [{open_id, role}]}``; errcode 1 (no contact list) answers ``[]``. Raises
+        ``WeChatError`` or ``WeChatUnavailable`` as ``get_sn_ticket``.
+        """
+        try:
+            data = self._post_with_token("/wxa/business/getvoipcontactlist", {"user_id": user_id})
+        except WeChatError as exc:
+            if exc.errcode == ErrCode.NO_CONTACT_LIST:
+                return []
+            raise
+        entries = data.get("contact_list")
+        if not isinstance(entries, list):
+            raise WeChatUnavailable(ErrCode.BUSY, "getvoipcontactlist answered without contact_list")
+        try:
+            return [(str(e["open_id"]), int(e["role"])) for e in entries]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise WeChatUnavailable(ErrCode.BUSY, f"getvoipcontactlist answered a malformed entry: {exc}") from exc
+
+    # --- Device groups (REFERENCE.md §5) -----------------------------------------------------------
+
+    def group_create(self, *, model_id: str, group_name: str) -> str:
+        """``/wxa/business/group/createid`` ``{model_id, group_name}`` → the new ``group_id``.
+
+        Raises ``WeChatError`` (9800012 bad name, …) or ``WeChatUnavailable``.
+        """
+        data = self._post_with_token("/wxa/business/group/createid", {"model_id": model_id, "group_name": group_name})
+        group_id = data.get("group_id")
+        if not isinstance(group_id, str) or not group_id:
+            raise WeChatUnavailable(ErrCode.BUSY, "group/createid answered without group_id")
+        return group_id
+
+    def group_add_devices(self, *, group_id: str, devices: list[tuple[str, str]], force_add: bool = False) -> None:
+        """``/wxa/business/group/adddevice`` ``{group_id, device_list: [{model_id, sn}], force_add}``.
+
+        ``devices``: ``[(sn, model_id)]``. Raises ``WeChatError`` (9800013 bad group_id, 9800014 device
+        type mismatch, 9800015 already in a group, 9800016 group full) or ``WeChatUnavailable``.
+        """
+        device_list = [{"model_id": model_id, "sn": sn} for sn, model_id in devices]
+        self._post_with_token(
+            "/wxa/business/group/adddevice", {"group_id": group_id, "device_list": device_list, "force_add": force_add}
+        )
+
+    def group_remove_devices(self, *, group_id: str, devices: list[tuple[str, str]]) -> None:
+        """``/wxa/business/group/removedevice`` ``{group_id, device_list}``; 9800017: not in the group."""
+        device_list = [{"model_id": model_id, "sn": sn} for sn, model_id in devices]
+        self._post_with_token("/wxa/business/group/removedevice", {"group_id": group_id, "device_list": device_list})
+
+    def group_info(self, group_id: str) -> dict:
+        """``/wxa/business/group/getinfo`` ``{group_id}`` → ``{group_name, model_id, devices: [(sn, model_id)]}``."""
+        data = self._post_with_token("/wxa/business/group/getinfo", {"group_id": group_id})
+        devices = data.get("device_list") or []
+        return {
+            "group_name": data.get("group_name", ""),
+            "model_id": data.get("model_id", ""),
+            "devices": [(str(d.get("sn", "")), str(d.get("model_id", ""))) for d in devices if isinstance(d, dict)],
+        }
+
+    # --- Mini-program codes ----------------------------------------------------------------------
+
+    def get_wxacode_unlimited(self, *, scene: str, page: str, env_version: str = "release") -> bytes:
+        """A mini-program code opening ``page`` with ``scene`` (≤ 32 characters): the image bytes.
+
+        ``POST /wxa/getwxacodeunlimit?access_token=`` ``{scene, page, check_path, env_version}``
+        answers the image, or ``{errcode, errmsg}`` (41030 page not published, …) raised as
+        ``WeChatError``.
+        """
+        image = self._post_with_token(
+            "/wxa/getwxacodeunlimit",
+            {"scene": scene, "page": page.lstrip("/"), "check_path": False, "env_version": env_version},
+            binary=True,
+        )
+        if not isinstance(image, bytes) or not image:
+            raise WeChatUnavailable(ErrCode.BUSY, "getwxacodeunlimit answered without an image")
+        return image

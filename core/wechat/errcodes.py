@@ -45,6 +45,16 @@ class ErrCode(IntEnum):
     SN_TOO_LONG = 9800001, "sn longer than 128 bytes"
     SN_BAD_CHARS = 9800002, "sn has characters outside [0-9A-Za-z_-]"
     MODEL_ID_INVALID = 9800003, "model_id check failed"
+    # device groups (REFERENCE.md §5)
+    GROUP_NAME_INVALID = 9800012, "group_name must be 1-32 bytes"
+    GROUP_ID_INVALID = 9800013, "invalid group_id"
+    GROUP_TYPE_MISMATCH = 9800014, "the device's type differs from the group's"
+    GROUP_DEVICE_IN_ANOTHER = 9800015, "the device is in another group"
+    GROUP_FULL = 9800016, "the group is full"
+    GROUP_DEVICE_NOT_IN = 9800017, "the device is not in the group"
+    # mini-program codes
+    SCENE_INVALID = 40169, "invalid length for scene"
+    PAGE_NOT_PUBLISHED = 41030, "invalid page: not published"
     # the portal's own (device API)
     UNKNOWN_DEVICE = 9300001, "unknown or inactive device (sn, model_id)"
     UNKNOWN_STUDENT = 9300002, "unknown or inactive student (user_id)"
@@ -52,6 +62,7 @@ class ErrCode(IntEnum):
     OUTSIDE_WINDOW = 9300004, "outside the school's calling windows"
     DAILY_MINUTES_USED = 9300005, "the student's daily minutes are used up"
     REPEAT_CALL = 9300006, "the same parent was called too recently"
+    NOT_A_CONTACT = 9300007, "the school lets this hardware-mode device call bound contacts of the student only"
     CONFLICT = 9300009, "the request conflicts with what is recorded"
 
 

@@ -76,7 +76,9 @@ def test_api_client_secret_is_shown_once_and_stored_hashed(client):
     school = SchoolFactory()
     client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
     response = client.post(
-        reverse("admin:schools_apiclient_add"), {"school": school.pk, "name": "厂商A", "is_active": "on"}, follow=True
+        reverse("admin:schools_apiclient_add"),
+        {"grant_schools": [school.pk], "name": "厂商A", "is_active": "on"},
+        follow=True,
     )
     assert response.status_code == 200
     [message] = [str(m) for m in response.context["messages"] if "secret" in str(m)]

@@ -59,8 +59,9 @@ def test_expiry_task_runs_in_a_real_worker_against_redis():
         created_at=timezone.now() - timedelta(days=2), expires_at=timezone.now() - timedelta(seconds=1)
     )
 
-    saved = app.conf.broker_url, app.conf.broker_transport_options
+    saved = app.conf.broker_url, app.conf.broker_transport_options, app.conf.task_always_eager
     app.conf.broker_url, app.conf.broker_transport_options = broker, {}
+    app.conf.task_always_eager = False  # the test settings run tasks eagerly; here a worker does
     try:
         with app.connection_for_write() as conn:
             assert conn.transport.driver_type == "redis"
@@ -73,7 +74,7 @@ def test_expiry_task_runs_in_a_real_worker_against_redis():
                     break
                 time.sleep(0.2)
     finally:
-        app.conf.broker_url, app.conf.broker_transport_options = saved
+        app.conf.broker_url, app.conf.broker_transport_options, app.conf.task_always_eager = saved
 
     assert link.state == ShareLink.State.EXPIRED
     fresh.refresh_from_db()

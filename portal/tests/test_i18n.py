@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from calls.models import CallRecord
-from schools.services import api_access_token_issue, api_client_create
+from schools.services.api_clients import api_access_token_issue, api_client_create
 from schools.tests.factories import DeviceFactory, SchoolFactory, StudentFactory
 
 PO = Path(settings.BASE_DIR) / "locale" / "zh_Hans" / "LC_MESSAGES" / "django.po"
@@ -173,7 +173,7 @@ def test_authentication_error_is_chinese_by_default_and_english_with_accept_lang
 def test_wechat_compatible_errors_stay_english_like_wechat(client):
     response = client.get("/cgi-bin/token", {"grant_type": "client_credential", "appid": "wxnobody"})
     assert response.json() == {"errcode": 41004, "errmsg": "secret missing"}
-    api_client, _ = api_client_create(school=SchoolFactory(), name="v")
+    api_client, _ = api_client_create(school_ids=[SchoolFactory().pk], name="v")
     token, _ = api_access_token_issue(client=api_client)
     response = client.post(
         f"/wxa/business/getvoipcontactlist?access_token={token}", {}, content_type="application/json"

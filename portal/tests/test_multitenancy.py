@@ -11,12 +11,21 @@ from django.utils import timezone
 
 from calls.models import CallingWindow, CallPolicy, CallRecord, DeviceAuthorizationHistory, StudentCallPolicy
 from calls.tests.factories import DeviceAuthorizationFactory
-from contacts.models import BindEvent, ClaimCode, Contact, Parent, ParentToken, ShareLink
+from contacts.models import (
+    BindEvent,
+    BindingCheck,
+    BindingDifference,
+    ClaimCode,
+    Contact,
+    Parent,
+    ParentToken,
+    ShareLink,
+)
 from contacts.tests.factories import ContactFactory, ParentFactory
 from core.admin import SuperuserOnlyAdminMixin
 from schools.admin.scoping import SchoolScopedAdmin, SchoolScopedInline
-from schools.models import AuditLog, ImportJob, StaffMembership
-from schools.services import api_access_token_issue, api_client_create
+from schools.models import ApiClient, AuditLog, ImportJob, StaffMembership
+from schools.services.api_clients import api_access_token_issue, api_client_create
 from schools.tests.factories import (
     DeviceFactory,
     DeviceGroupFactory,
@@ -52,7 +61,7 @@ def make_world(tag: str):
     )
     ParentToken.objects.create(parent=parent, token_hash=f"t{tag}" * 32, expires_at=timezone.now() + timedelta(days=1))
     ClaimCode.objects.create(student=student, code_hash=f"c{tag}" * 32, expires_at=timezone.now() + timedelta(days=30))
-    client, _ = api_client_create(school=school, name=f"厂商{m}")
+    client, _ = api_client_create(school_ids=[school.pk], name=f"厂商{m}")
     api_access_token_issue(client=client)
     AuditLog.objects.create(school=school, student=student, action="admin_bound", reason=f"原因{m}")
     CallPolicy.objects.create(school=school)
@@ -66,6 +75,8 @@ def make_world(tag: str):
         room_id=f"room-{m}", school=school, device=device, student=student, parent=parent, openid=parent.openid
     )
     ImportJob.objects.create(school=school, kind=ImportJob.Kind.STUDENTS, file_name=f"{m}.csv", file_format="csv")
+    BindingCheck.objects.create(student=student, checked_at=timezone.now(), contacts_at_wechat=1)
+    BindingDifference.objects.create(student=student, openid=f"oWeChat{m}", kind="missing_at_wechat")
     # Even every permission is not enough to leave the school.
     membership = StaffMembershipFactory(
         school=school, user=UserFactory(username=f"staff-{m}"), permissions=Permission.objects.all()
@@ -87,6 +98,8 @@ def worlds():
     shared = ParentFactory(openid="oShared", nickname="共同家长")
     ContactFactory(student=a["student"], parent=shared, relation="爷爷ZZA")
     ContactFactory(student=b["student"], parent=shared, relation="爷爷ZZB")
+    # A vendor serving both schools with one appid: each school sees it, and only its own grant.
+    api_client_create(school_ids=[a["school"].pk, b["school"].pk], name="共同厂商")
     return a, b
 
 
@@ -112,7 +125,10 @@ def test_every_model_admin_is_scoped_or_superuser_only(worlds):
         seen_b = set(model_admin.get_queryset(request_for(b["user"])).values_list("pk", flat=True))
         everything = set(model_admin.get_queryset(request_for(superuser)).values_list("pk", flat=True))
         assert seen_a and seen_b, f"{model.__name__}: each school should see its own rows"
-        shared = {Parent.objects.get(openid="oShared").pk} if model is Parent else set()
+        shared = {
+            Parent: {Parent.objects.get(openid="oShared").pk},
+            ApiClient: {ApiClient.objects.get(name="共同厂商").pk},
+        }.get(model, set())
         assert seen_a & seen_b == shared, f"{model.__name__}: a row is visible to two schools"
         assert seen_a | seen_b <= everything
         checked += 1

@@ -13,7 +13,7 @@ from django.contrib.auth.models import Permission
 from django.db import transaction
 
 from schools.models import ApiClient, Device, DeviceGroup, School, StaffMembership, Student
-from schools.services import api_client_issue_secret
+from schools.services.api_clients import api_client_grant, api_client_issue_secret
 
 DEMO_DIR = Path(__file__).resolve().parent
 DEMO_SCHOOL_CODE = "hdsy"
@@ -98,8 +98,9 @@ def demo_school_load(*, staff_password: str) -> DemoSummary:
     StaffMembership.objects.update_or_create(user=user, defaults={"school": school, "role": StaffMembership.Role.ADMIN})
 
     client, _ = ApiClient.objects.get_or_create(
-        appid=DEMO_API_APPID, defaults={"school": school, "name": "演示设备厂商", "secret_hash": ""}
+        appid=DEMO_API_APPID, defaults={"name": "演示设备厂商", "secret_hash": ""}
     )
+    api_client_grant(client=client, school_id=school.pk)
     secret = api_client_issue_secret(client=client)
 
     return DemoSummary(

@@ -217,13 +217,34 @@ class SchoolRosterResource(resources.ModelResource):
             self.last_progress = kwargs["row_number"]
             self.progress(self.last_progress)
 
+    def before_write(self, instances: list) -> None:
+        """Called with each batch of rows just before it is written, never in a dry run: what must
+        happen elsewhere first (WeChat's group membership, for devices). Raising refuses the file."""
+
+    def _before_write(self, instances, dry_run, raise_errors, result) -> bool:
+        if dry_run or not instances:
+            return True
+        try:
+            self.before_write(instances)
+        except Exception as exc:  # noqa: BLE001 — reported as the library reports a bulk error
+            self.handle_import_error(result, exc, raise_errors)
+            return False
+        return True
+
     def bulk_create(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
-        if not self.defer_writes:
+        if self.defer_writes:
+            return
+        if self._before_write(self.create_instances, dry_run, raise_errors, result):
             super().bulk_create(using_transactions, dry_run, raise_errors, batch_size, result)
+        else:
+            self.create_instances.clear()
 
     def bulk_update(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
         """As the library's, but through ``write_updates``."""
         if self.defer_writes or not self.update_instances or not (using_transactions or not dry_run):
+            return
+        if not self._before_write(self.update_instances, dry_run, raise_errors, result):
+            self.update_instances.clear()
             return
         try:
             self.write_updates(self.update_instances)
@@ -257,6 +278,7 @@ class SchoolRosterResource(resources.ModelResource):
     def flush(self) -> int:
         """Deferred mode: write every kept row and run the whole-file step; call it in a transaction."""
         model = self._meta.model
+        self.before_write([*self.create_instances, *self.update_instances])
         model.objects.bulk_create(self.create_instances, batch_size=self._meta.batch_size)
         if self.update_instances:
             self.write_updates(self.update_instances)

@@ -1,7 +1,8 @@
 import factory
 from django.contrib.auth.models import Permission
 
-from schools.models import Device, DeviceGroup, School, StaffMembership, Student
+from core.tokens import token_hash
+from schools.models import ApiClient, Device, DeviceGroup, School, StaffMembership, Student
 
 
 class SchoolFactory(factory.django.DjangoModelFactory):
@@ -71,3 +72,20 @@ class StaffMembershipFactory(factory.django.DjangoModelFactory):
         if all(isinstance(label, str) for label in extracted):
             extracted = Permission.objects.filter(content_type__app_label__in=extracted)
         self.user.user_permissions.set(extracted)
+
+
+class ApiClientFactory(factory.django.DjangoModelFactory):
+    """A vendor's API client; ``schools=[...]`` grants it those schools (none by default)."""
+
+    class Meta:
+        model = ApiClient
+        skip_postgeneration_save = True
+
+    name = factory.Sequence(lambda n: f"厂商{n}")
+    appid = factory.Sequence(lambda n: f"wxvendor{n:08d}")
+    secret_hash = factory.LazyAttribute(lambda o: token_hash(f"secret-{o.appid}"))
+
+    @factory.post_generation
+    def schools(self, create, extracted, **kwargs):
+        if create and extracted:
+            self.schools.add(*extracted)

@@ -24,7 +24,7 @@ def test_load_demo_loads_a_realistic_school_and_is_idempotent(capsys):
     assert user is not None and user.is_staff and user.staff_membership.school == school
 
     secret = out.split("secret ")[-1].strip()
-    assert api_client_secret_matches(client=ApiClient.objects.get(school=school), secret=secret)
+    assert api_client_secret_matches(client=ApiClient.objects.get(schools=school), secret=secret)
 
     call_command("load_demo", password="demo-pass-123")
     assert Student.objects.count() == 1200 and Device.objects.count() == 26

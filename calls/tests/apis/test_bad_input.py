@@ -5,7 +5,7 @@ import pytest
 from calls.models import CallRecord, DeviceAuthorization, DeviceAuthorizationHistory
 from contacts.models import Contact
 from contacts.tests.factories import ContactFactory
-from schools.services import api_access_token_issue, api_client_create
+from schools.services.api_clients import api_access_token_issue, api_client_create
 from schools.tests.factories import DeviceFactory, SchoolFactory, StudentFactory
 
 pytestmark = pytest.mark.django_db
@@ -16,7 +16,7 @@ def world(parent_api):
     school = SchoolFactory()
     student = StudentFactory(school=school)
     device = DeviceFactory(school=school)
-    client, _ = api_client_create(school=school, name="v")
+    client, _ = api_client_create(school_ids=[school.pk], name="v")
     token, _ = api_access_token_issue(client=client)
     parent = parent_api("oBadInputParent0000000000001")
     ContactFactory(student=student, parent=parent.parent, role=Contact.Role.ADMIN)

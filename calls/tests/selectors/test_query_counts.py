@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from calls.tests.factories import DeviceAuthorizationFactory
 from contacts.models import Contact
 from contacts.tests.factories import ContactFactory, ParentFactory
-from schools.services import api_access_token_issue, api_client_create
+from schools.services.api_clients import api_access_token_issue, api_client_create
 from schools.tests.factories import DeviceFactory, DeviceGroupFactory, SchoolFactory, StudentFactory
 
 pytestmark = pytest.mark.django_db
@@ -23,7 +23,7 @@ def build(n: int):
     for c in contacts:
         DeviceAuthorizationFactory(parent=c.parent, group=group)
     extra = [ParentFactory() for _ in range(n)]
-    client, _ = api_client_create(school=school, name="v")
+    client, _ = api_client_create(school_ids=[school.pk], name="v")
     token, _ = api_access_token_issue(client=client)
     return devices[0], student, [c.parent.openid for c in contacts] + [p.openid for p in extra], token
 

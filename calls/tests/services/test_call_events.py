@@ -10,7 +10,7 @@ from calls.services.call_events import CallEvent, call_event_ingest
 from calls.tests.factories import DeviceAuthorizationFactory
 from contacts.tests.factories import ParentFactory
 from core.errors import ApplicationError, Conflict, NotFound
-from schools.tests.factories import DeviceFactory, DeviceGroupFactory, StudentFactory
+from schools.tests.factories import ApiClientFactory, DeviceFactory, DeviceGroupFactory, StudentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +21,8 @@ def call():
     group = DeviceGroupFactory(school=student.school)
     device = DeviceFactory(school=student.school, group=group)
     parent = ParentFactory()
-    return {"student": student, "device": device, "parent": parent, "group": group}
+    client = ApiClientFactory(schools=[student.school])
+    return {"student": student, "device": device, "parent": parent, "group": group, "client": client}
 
 
 def send(call, name, data=None, room="room-1", openid=None):
@@ -34,7 +35,7 @@ def send(call, name, data=None, room="room-1", openid=None):
         openid=openid or call["parent"].openid,
         data=data or {},
     )
-    return call_event_ingest(school_id=call["student"].school_id, event=event)
+    return call_event_ingest(client=call["client"], event=event)
 
 
 ANSWERED = [
@@ -118,7 +119,7 @@ def test_bad_events_are_refused_and_write_nothing(call):
     other_school_device = DeviceFactory()
     with pytest.raises(NotFound) as exc:
         call_event_ingest(
-            school_id=call["student"].school_id,
+            client=call["client"],
             event=CallEvent(
                 room_id="r",
                 event_name="startVoip",

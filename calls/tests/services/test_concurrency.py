@@ -8,7 +8,7 @@ from calls.models import CallRecord
 from calls.services.call_events import CallEvent, call_event_ingest
 from contacts.tests.factories import ParentFactory
 from core.tests.concurrency import run_threads
-from schools.tests.factories import DeviceFactory, StudentFactory
+from schools.tests.factories import ApiClientFactory, DeviceFactory, StudentFactory
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -27,6 +27,7 @@ def test_concurrent_duplicated_events_build_one_correct_record():
     student = StudentFactory()
     device = DeviceFactory(school=student.school)
     parent = ParentFactory()
+    client = ApiClientFactory(schools=[student.school])
     deliveries = EVENTS * 3
     random.Random(11).shuffle(deliveries)
 
@@ -41,7 +42,7 @@ def test_concurrent_duplicated_events_build_one_correct_record():
             openid=parent.openid,
             data=data,
         )
-        return call_event_ingest(school_id=student.school_id, event=event).room_id
+        return call_event_ingest(client=client, event=event).room_id
 
     results = run_threads(len(deliveries), deliver)
 

@@ -110,17 +110,21 @@ def test_student_without_contacts_is_errcode_1_with_http_200(api, access_token, 
     assert body.get("contact_list", []) == []
 
 
-def test_unknown_user_id_is_404_errcode_1(api, access_token):
-    assert_wechat_error(post_contacts(api, access_token, {"user_id": "wxfp_unknown"}), 1, 404)
+NO_LIST = {"errcode": 1, "errmsg": "user has no contact list", "contact_list": []}
+
+
+def test_unknown_user_id_is_errcode_1_with_http_200_like_wechat(api, access_token):
+    response = post_contacts(api, access_token, {"user_id": "wxfp_unknown"})
+    assert (response.status_code, response.json()) == (200, NO_LIST)
 
 
 def test_inactive_student_is_unknown(api, access_token, school):
     student = StudentFactory(school=school, is_active=False)
     ContactFactory(student=student, role=Contact.Role.ADMIN)
 
-    body = assert_wechat_error(post_contacts(api, access_token, {"user_id": student.user_id}), 1, 404)
+    response = post_contacts(api, access_token, {"user_id": student.user_id})
 
-    assert "contact_list" not in body
+    assert (response.status_code, response.json()) == (200, NO_LIST)
 
 
 def test_student_of_another_school_is_unknown_and_its_contacts_never_leak(api, access_token):
@@ -129,7 +133,7 @@ def test_student_of_another_school_is_unknown_and_its_contacts_never_leak(api, a
 
     response = post_contacts(api, access_token, {"user_id": other.user_id})
 
-    assert_wechat_error(response, 1, 404)
+    assert (response.status_code, response.json()) == (200, NO_LIST)
     assert contact.parent.openid.encode() not in response.content
     unknown = post_contacts(api, access_token, {"user_id": "wxfp_unknown"})
     assert (response.status_code, response.json()) == (unknown.status_code, unknown.json())

@@ -5,7 +5,7 @@ import pytest
 from contacts.models import Contact
 from contacts.selectors.contacts import contact_list_for_parent, parent_students, voip_contact_list
 from contacts.tests.factories import ContactFactory
-from schools.tests.factories import StudentFactory
+from schools.tests.factories import ApiClientFactory, StudentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -25,8 +25,9 @@ def test_getvoipcontactlist_is_two_queries(django_assert_num_queries, n_contacts
     student = StudentFactory()
     ContactFactory(student=student, role=Contact.Role.ADMIN)
     ContactFactory.create_batch(n_contacts - 1, student=student)
+    client = ApiClientFactory(schools=[student.school])
     with django_assert_num_queries(2):
-        contact_list = voip_contact_list(school_id=student.school_id, user_id=student.user_id)
+        contact_list = voip_contact_list(client=client, user_id=student.user_id)
     assert len(contact_list) == n_contacts and contact_list[0]["role"] == 1
 
 

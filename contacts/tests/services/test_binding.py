@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from contacts.mini_program import share_link_path
 from contacts.models import BindEvent, Contact, ShareLink
+from contacts.selectors.contacts import pending_actions
 from contacts.services.binding import admin_bind, share_link_bind
 from contacts.services.contacts import admin_transfer, contact_unbind_self, contacts_delete
 from contacts.services.share_links import share_link_create, share_links_expire
@@ -36,14 +37,28 @@ def events(type_):
 
 
 class TestAdminBind:
-    def test_first_parent_becomes_admin_with_event_and_audit(self, student):
+    def test_first_parent_is_allowed_and_reserved_as_admin_with_audit(self, student):
         parent = ParentFactory()
-        outcome = admin_bind(parent=parent, user_id=student.user_id, relation="爸爸")
-        assert (outcome.type, outcome.user_id, outcome.err_msg) == ("success", student.user_id, "bindContact:ok")
+        decision = admin_bind(parent=parent, user_id=student.user_id, relation="爸爸")
+        assert (decision.allowed, decision.user_id, decision.type) == (True, student.user_id, "")
         contact = Contact.objects.get(student=student, parent=parent)
-        assert contact.role == Contact.Role.ADMIN and contact.relation == "爸爸"
-        assert events("success") == 1
+        assert (contact.role, contact.relation, contact.state) == (Contact.Role.ADMIN, "爸爸", "pending")
+        assert decision.contact == contact
+        assert not BindEvent.objects.exists()  # the plugin reports the outcome; the portal records refusals
         assert AuditLog.objects.filter(action="admin_bound", student=student, actor_openid=parent.openid).exists()
+        assert not Contact.objects.served().exists()  # not served before WeChat has it
+
+    def test_asking_again_before_the_plugin_answered_keeps_the_one_reservation(self, student):
+        parent = ParentFactory()
+        first = admin_bind(parent=parent, user_id=student.user_id)
+        again = admin_bind(parent=parent, user_id=student.user_id)
+        assert again.allowed and again.contact == first.contact
+        assert Contact.objects.count() == 1
+
+    def test_in_the_sandbox_the_binding_is_confirmed_at_once(self, student, settings):
+        settings.WECHAT_SANDBOX = True
+        decision = admin_bind(parent=ParentFactory(), user_id=student.user_id)
+        assert decision.allowed and decision.contact.state == "confirmed"
 
     def test_without_scope_voip_answers_auth_and_binds_nothing(self, student):
         outcome = admin_bind(parent=ParentFactory(voip_scope_granted=False), user_id=student.user_id)
@@ -87,8 +102,8 @@ class TestShareLinks:
     def test_two_parents_bind_with_one_link(self, student, admin):
         _, token = share_link_create(parent=admin.parent, user_id=student.user_id)
         for relation in ("妈妈", "爷爷"):
-            outcome = share_link_bind(parent=ParentFactory(), token=token, relation=relation)
-            assert outcome.type == "success"
+            decision = share_link_bind(parent=ParentFactory(), token=token, relation=relation)
+            assert decision.allowed and decision.contact.state == "pending"
         assert set(Contact.objects.filter(role=0).values_list("relation", flat=True)) == {"妈妈", "爷爷"}
 
     def test_binded_auth_and_overload(self, student, admin):
@@ -96,10 +111,10 @@ class TestShareLinks:
         assert share_link_bind(parent=admin.parent, token=token).type == "binded"
         assert share_link_bind(parent=ParentFactory(voip_scope_granted=False), token=token).type == "auth"
         assert [share_link_bind(parent=ParentFactory(), token=token).type for _ in range(3)] == [
-            "success",
-            "success",
+            "",
+            "",
             "overload",
-        ]
+        ]  # reservations count toward the limit
         assert Contact.objects.filter(student=student).count() == student.school.contact_limit == 3
 
     def test_unknown_token_is_invalid_and_recorded(self):
@@ -144,20 +159,29 @@ class TestContactManagement:
     def family(self, student, admin):
         return admin, ContactFactory(student=student), ContactFactory(student=student)
 
-    def test_admin_deletes_contacts_with_cancel_events(self, student, family):
+    def test_a_reported_deletion_stops_serving_at_once_and_waits_for_wechat(self, student, family):
         admin, b, c = family
         remaining = contacts_delete(parent=admin.parent, user_id=student.user_id, openid_list=[b.parent.openid])
         assert remaining == [admin.parent.openid, c.parent.openid]
-        cancel = BindEvent.objects.get(type="cancel")
-        assert (cancel.openid, cancel.user_id) == (b.parent.openid, student.user_id)
+        b.refresh_from_db()
+        assert b.state == "removing" and b not in Contact.objects.served()
+        assert AuditLog.objects.filter(action="contact_removal_reported", student=student).count() == 1
+        assert not BindEvent.objects.exists()  # the cancel is recorded when WeChat no longer has it
 
-    def test_delete_is_all_or_nothing(self, student, family):
+    def test_a_repeated_report_and_openids_not_bound_change_nothing_more(self, student, family):
         admin, b, _ = family
-        with pytest.raises(NotFound) as exc:
+        for _ in range(2):
             contacts_delete(parent=admin.parent, user_id=student.user_id, openid_list=[b.parent.openid, "oStranger"])
-        assert exc.value.field == "openid_list" and "oStranger" in str(exc.value)
         assert Contact.objects.filter(student=student).count() == 3
-        assert not BindEvent.objects.exists()
+        assert AuditLog.objects.filter(action="contact_removal_reported").count() == 1
+
+    def test_in_the_sandbox_a_deletion_is_done_at_once_with_a_cancel_event(self, student, family, settings):
+        settings.WECHAT_SANDBOX = True
+        admin, b, c = family
+        contacts_delete(parent=admin.parent, user_id=student.user_id, openid_list=[b.parent.openid])
+        assert not Contact.objects.filter(pk=b.pk).exists()
+        cancel = BindEvent.objects.get(type="cancel")
+        assert (cancel.openid, cancel.user_id, cancel.source) == (b.parent.openid, student.user_id, "portal")
 
     def test_admin_cannot_delete_itself_and_others_cannot_delete(self, student, family):
         admin, b, c = family
@@ -170,7 +194,17 @@ class TestContactManagement:
             contacts_delete(parent=ParentFactory(), user_id=student.user_id, openid_list=[c.parent.openid])
         assert Contact.objects.filter(student=student).count() == 3
 
-    def test_transfer_moves_the_role_and_revokes_the_old_admins_links(self, student, family):
+    def test_a_reported_transfer_waits_for_wechat(self, student, family):
+        admin, b, _ = family
+        link, _token = share_link_create(parent=admin.parent, user_id=student.user_id)
+        new = admin_transfer(parent=admin.parent, user_id=student.user_id, new_admin_openid=b.parent.openid)
+        assert new.role == Contact.Role.ORDINARY and new.admin_requested_at is not None
+        assert Contact.objects.get(student=student, role=Contact.Role.ADMIN) == admin  # WeChat's list decides
+        link.refresh_from_db()
+        assert link.state == ShareLink.State.ACTIVE
+
+    def test_in_the_sandbox_transfer_moves_the_role_and_revokes_the_old_admins_links(self, student, family, settings):
+        settings.WECHAT_SANDBOX = True
         admin, b, _ = family
         link, token = share_link_create(parent=admin.parent, user_id=student.user_id)
         admin_transfer(parent=admin.parent, user_id=student.user_id, new_admin_openid=b.parent.openid)
@@ -202,8 +236,11 @@ class TestContactManagement:
     def test_self_unbind(self, student, family):
         admin, b, c = family
         contact_unbind_self(parent=b.parent, user_id=student.user_id)
-        assert not Contact.objects.filter(pk=b.pk).exists()
-        assert BindEvent.objects.get(type="cancel").openid == b.parent.openid
+        b.refresh_from_db()
+        assert b.state == "removing"  # not served; the admin deletes it at WeChat
+        assert pending_actions(parent=admin.parent) == [
+            {"user_id": student.user_id, "delete_openid_list": [b.parent.openid], "new_admin_openid": None}
+        ]
         with pytest.raises(Conflict):
             contact_unbind_self(parent=admin.parent, user_id=student.user_id)
         with pytest.raises(NotFound):
@@ -212,7 +249,8 @@ class TestContactManagement:
     def test_sole_admin_may_leave_and_its_links_are_revoked(self, student, admin):
         link, _ = share_link_create(parent=admin.parent, user_id=student.user_id)
         contact_unbind_self(parent=admin.parent, user_id=student.user_id)
-        assert not Contact.objects.filter(student=student).exists()
+        assert not Contact.objects.served().filter(student=student).exists()
+        assert pending_actions(parent=admin.parent) == []  # WeChat lets no admin delete itself (§2.3)
         link.refresh_from_db()
         assert link.state == ShareLink.State.REVOKED
 

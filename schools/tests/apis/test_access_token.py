@@ -9,7 +9,7 @@ from django.utils import timezone
 from core.tokens import token_hash
 from schools.models import ApiAccessToken
 from schools.selectors import api_access_token_get
-from schools.services import api_client_create, api_client_issue_secret
+from schools.services.api_clients import api_client_create, api_client_issue_secret
 from schools.tests.vendor import assert_wechat_error, get_token
 
 pytestmark = pytest.mark.django_db
@@ -93,7 +93,7 @@ def test_wrong_secret_is_40001(api, vendor):
 
 def test_secret_of_another_client_is_40001(api, vendor, school):
     client, _secret = vendor
-    _other, other_secret = api_client_create(school=school, name="Another vendor")
+    _other, other_secret = api_client_create(school_ids=[school.pk], name="Another vendor")
 
     assert_wechat_error(get_token(api, client.appid, other_secret), 40001, 401)
 

@@ -1,6 +1,6 @@
-"""Writes of the schools app: API client credentials and their access tokens, audit rows.
+"""Device vendors' API clients: secrets, the schools they are granted, access tokens (REFERENCE.md §5).
 
-Every function is one transaction and writes its audit row inside it.
+Every function that changes state is one transaction and writes its audit row inside it.
 """
 
 import re
@@ -14,46 +14,11 @@ from django.utils import timezone
 from core.errors import ApplicationError, Unauthorized
 from core.tokens import token_hash, token_new
 from core.wechat.errcodes import ErrCode
-from schools.models import ApiAccessToken, ApiClient, AuditLog, School, Student
+from schools.models import ApiAccessToken, ApiClient, ApiClientGrant, AuditLog
 from schools.selectors import api_client_get_active, api_client_secret_matches
+from schools.services.audit import audit_log_build, audit_log_record, audit_logs_record
 
 APPID_RE = re.compile(r"[0-9A-Za-z_\-]{1,32}")
-
-
-def audit_log_build(
-    *,
-    action: str,
-    school: School | None = None,
-    student: Student | None = None,
-    actor_user=None,
-    actor_openid: str = "",
-    reason: str = "",
-    data: dict | None = None,
-) -> AuditLog:
-    """An unsaved audit row (who, what, when, why); the school is the student's unless given."""
-    if school is None and student is not None:
-        school = student.school
-    return AuditLog(
-        school=school,
-        student=student,
-        actor_user=actor_user if getattr(actor_user, "pk", None) else None,
-        actor_openid=actor_openid,
-        action=action,
-        reason=str(reason),
-        data=data or {},
-    )
-
-
-def audit_log_record(**fields) -> AuditLog:
-    """Write one audit row (``audit_log_build``'s fields); call it inside the change's transaction."""
-    row = audit_log_build(**fields)
-    row.save()
-    return row
-
-
-def audit_logs_record(rows: list[AuditLog]) -> None:
-    """Write many audit rows (``audit_log_build``) at once; call it inside the change's transaction."""
-    AuditLog.objects.bulk_create(rows, batch_size=1000)
 
 
 @transaction.atomic
@@ -66,20 +31,58 @@ def api_client_issue_secret(*, client: ApiClient, actor_user=None) -> str:
     client.secret_hash = token_hash(secret)
     client.save(update_fields=["secret_hash"])
     client.access_tokens.all().delete()
-    audit_log_record(
-        action=AuditLog.Action.API_SECRET_ISSUED,
-        school=client.school,
-        actor_user=actor_user,
-        data={"appid": client.appid},
+    audit_logs_record(
+        [
+            audit_log_build(
+                action=AuditLog.Action.API_SECRET_ISSUED,
+                school=grant.school,
+                actor_user=actor_user,
+                data={"appid": client.appid},
+            )
+            for grant in client.grants.select_related("school")
+        ]
     )
     return secret
 
 
 @transaction.atomic
-def api_client_create(*, school: School, name: str, actor_user=None) -> tuple[ApiClient, str]:
-    """Register a vendor backend for ``school``; returns ``(client, secret)``, the secret shown once."""
-    client = ApiClient.objects.create(school=school, name=name, appid=f"wx{secrets.token_hex(8)}", secret_hash="")
+def api_client_create(*, name: str, school_ids, actor_user=None) -> tuple[ApiClient, str]:
+    """Register a vendor backend granted ``school_ids``; returns ``(client, secret)``, the secret shown once."""
+    client = ApiClient.objects.create(name=name, appid=f"wx{secrets.token_hex(8)}", secret_hash="")
+    for school_id in school_ids:
+        api_client_grant(client=client, school_id=school_id, actor_user=actor_user)
     return client, api_client_issue_secret(client=client, actor_user=actor_user)
+
+
+@transaction.atomic
+def api_client_grant(*, client: ApiClient, school_id: int, actor_user=None) -> ApiClientGrant:
+    """Let ``client`` call the device API for the school ``school_id`` (idempotent); audited."""
+    grant, created = ApiClientGrant.objects.get_or_create(client=client, school_id=school_id)
+    if created:
+        audit_log_record(
+            action=AuditLog.Action.API_CLIENT_GRANTED,
+            school=grant.school,
+            actor_user=actor_user,
+            data={"appid": client.appid},
+        )
+    return grant
+
+
+@transaction.atomic
+def api_client_set_schools(*, client: ApiClient, school_ids, actor_user=None) -> None:
+    """Grant ``client`` exactly ``school_ids``: new grants and withdrawn ones are each audited in
+    their school. A withdrawn school's devices and students are unknown to the client at once."""
+    wanted = set(school_ids)
+    for grant in client.grants.select_related("school").exclude(school_id__in=wanted):
+        audit_log_record(
+            action=AuditLog.Action.API_CLIENT_UNGRANTED,
+            school=grant.school,
+            actor_user=actor_user,
+            data={"appid": client.appid},
+        )
+        grant.delete()
+    for school_id in sorted(wanted):
+        api_client_grant(client=client, school_id=school_id, actor_user=actor_user)
 
 
 def api_access_token_issue(*, client: ApiClient) -> tuple[str, datetime]:
