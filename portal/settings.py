@@ -151,7 +151,9 @@ WECHAT_API_BASE_URL = env("WECHAT_API_BASE_URL", default="https://api.weixin.qq.
 WECHAT_APPID = env("WECHAT_APPID", default="")
 WECHAT_SECRET = env("WECHAT_SECRET", default="")
 WECHAT_TIMEOUT = env.float("WECHAT_TIMEOUT", default=5.0)  # seconds per HTTP request
-# Accepts wx.login codes of the form "sandbox:<openid>" instead of asking WeChat. Local only.
+# Local development without WeChat: the portal plays WeChat's part. Login codes "sandbox:<openid>"
+# are accepted, bindings, deletions and transfers take effect at once, device groups are kept
+# here only, and mini-program codes are drawn locally. Refused unless DEBUG is on.
 WECHAT_SANDBOX = env.bool("WECHAT_SANDBOX", default=False)
 if WECHAT_SANDBOX and not DEBUG:
     raise ImproperlyConfigured("WECHAT_SANDBOX may only be enabled together with DEBUG.")
@@ -167,7 +169,8 @@ PARENT_TOKEN_TTL = timedelta(days=env.int("PARENT_TOKEN_TTL_DAYS", default=7))
 API_ACCESS_TOKEN_TTL = timedelta(seconds=7200)  # REFERENCE.md §5: expires_in 7200
 # The mini-program page that opens a share link; the token is appended as ?token=.
 SHARE_LINK_PAGE_PATH = env("SHARE_LINK_PAGE_PATH", default="/pages/bind-contact/index")
-# The mini-program page where a parent enters a claim code; printed as a QR code with ?user_id=.
+# The mini-program page where a parent enters a claim code: the letters' mini-program codes open it
+# with the student's scene (contacts.services.mini_program_codes).
 ADMIN_BIND_PAGE_PATH = env("ADMIN_BIND_PAGE_PATH", default="/pages/bind-admin/index")
 # Wrong claim codes per student: after this many within the window, 429 until the window ends.
 CLAIM_CODE_MAX_ATTEMPTS = env.int("CLAIM_CODE_MAX_ATTEMPTS", default=5)
@@ -217,6 +220,10 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-api-tokens": {
         "task": "schools.tasks.purge_expired_api_tokens",
         "schedule": crontab(minute=19),
+    },
+    "reconcile-device-groups": {  # WeChat's group membership, once a day at a quiet hour (CELERY_TIMEZONE)
+        "task": "schools.tasks.reconcile_device_groups",
+        "schedule": crontab(hour=3, minute=30),
     },
 }
 

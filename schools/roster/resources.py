@@ -219,7 +219,8 @@ class SchoolRosterResource(resources.ModelResource):
 
     def before_write(self, instances: list) -> None:
         """Called with each batch of rows just before it is written, never in a dry run: what must
-        happen elsewhere first (WeChat's group membership, for devices). Raising refuses the file."""
+        happen elsewhere first (WeChat's group membership, for devices). Raising refuses the file:
+        the admin and a background job show an ``ApplicationError``'s message."""
 
     def _before_write(self, instances, dry_run, raise_errors, result) -> bool:
         if dry_run or not instances:

@@ -4,7 +4,8 @@ A job checks every row of its file with the same resource the admin uses (``scho
 in memory and without writing, saving ``processed_rows`` every ``IMPORT_JOB_CHUNK_SIZE`` rows so
 the admin shows the progress; then, if no row failed, it writes all rows (and deactivates the
 students missing from the file, if asked) in one short transaction. A file with any error writes
-nothing and the job lists the errors.
+nothing and the job lists the errors; so does a refusal just before the write (WeChat refusing a
+device group change: the resource's ``before_write`` raises ``ApplicationError``).
 """
 
 import logging
@@ -14,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.errors import ApplicationError
 from schools.models import ImportJob
 from schools.roster.errors import result_errors
 from schools.roster.formats import read_dataset
@@ -76,6 +78,9 @@ def _run(job: ImportJob) -> tuple[str, dict, list]:
     if result.has_errors() or result.has_validation_errors():
         return ImportJob.Status.FAILED, totals, result_errors(result)
 
-    with transaction.atomic():
-        totals["deactivated"] = resource.flush()
+    try:
+        with transaction.atomic():
+            totals["deactivated"] = resource.flush()
+    except ApplicationError as exc:  # refused before the write (WeChat): rolled back, nothing written
+        return ImportJob.Status.FAILED, totals, [{"row": None, "error": str(exc.message)}]
     return ImportJob.Status.DONE, totals, []

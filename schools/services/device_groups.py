@@ -9,11 +9,13 @@ into line (an admin action and a daily beat task). With ``WECHAT_SANDBOX`` (loca
 WeChat) the portal plays WeChat's part: a local ``group_id``, membership kept here only.
 """
 
+import logging
 import secrets
 from collections import defaultdict
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -21,8 +23,10 @@ from core.errors import ApplicationError, UpstreamUnavailable
 from core.validators import GROUP_NAME_MAX_BYTES
 from core.wechat.client import WeChatClient, WeChatError, WeChatUnavailable
 from core.wechat.errcodes import ErrCode
-from schools.models import AuditLog, CallMode, Device, DeviceGroup, School
+from schools.models import GROUP_CAPACITY_DEFAULT, AuditLog, CallMode, Device, DeviceGroup, School
 from schools.services.audit import audit_log_record
+
+logger = logging.getLogger(__name__)
 
 # WeChat's group errcodes, as the field they are about and what staff read.
 GROUP_ERRORS = {
@@ -88,15 +92,23 @@ def device_group_create(
 
 
 @transaction.atomic
-def device_group_import(*, school: School, group_id: str, model_type: str, actor_user=None) -> DeviceGroup:
-    """Take a group created outside the portal by its ``group_id`` (``getinfo``), then reconcile its
-    membership with the school's devices. Raises ``ApplicationError`` (field ``group``: unknown at
-    WeChat, 9800013; field ``group_id``: already in the portal)."""
+def device_group_import(
+    *, school: School, group_id: str, model_type: str, capacity: int = GROUP_CAPACITY_DEFAULT, actor_user=None
+) -> DeviceGroup:
+    """Take a group created outside the portal by its ``group_id`` (``getinfo``: its name and
+    ``model_id`` are WeChat's), then reconcile its membership with the school's devices; audited.
+    Raises ``ApplicationError`` (field ``group``: unknown at WeChat, 9800013; field ``group_id``:
+    already in the portal) or ``UpstreamUnavailable``."""
     if DeviceGroup.objects.filter(group_id=group_id).exists():
         raise ApplicationError(_("This group_id is already in the portal."), field="group_id")
-    info = _WeChatGroups().call("group_info", group_id=group_id) or {"group_name": group_id, "model_id": ""}
+    info = device_group_info(group_id=group_id) or {"group_name": group_id[:GROUP_NAME_MAX_BYTES], "model_id": ""}
     group = DeviceGroup.objects.create(
-        school=school, group_id=group_id, name=info["group_name"], model_id=info["model_id"], model_type=model_type
+        school=school,
+        group_id=group_id,
+        name=info["group_name"],
+        model_id=info["model_id"],
+        model_type=model_type,
+        capacity=capacity,
     )
     audit_log_record(
         action=AuditLog.Action.DEVICE_GROUP_CREATED, school=school, actor_user=actor_user, data={"group_id": group_id}
@@ -105,12 +117,21 @@ def device_group_import(*, school: School, group_id: str, model_type: str, actor
     return group
 
 
+def device_group_info(*, group_id: str) -> dict | None:
+    """What WeChat knows of a group (``getinfo``): ``{"group_name", "model_id", "devices": [(sn,
+    model_id)]}``; None in the sandbox (nothing asked). Raises ``ApplicationError`` (field ``group``:
+    unknown at WeChat, 9800013) or ``UpstreamUnavailable``. The roster import checks a new group
+    with it."""
+    return _WeChatGroups().call("group_info", group_id=group_id)
+
+
 def device_membership_change(*, changes: list[tuple[Device, DeviceGroup | None, DeviceGroup | None]]) -> None:
     """Make WeChat's membership follow ``changes`` ``[(device, old_group, new_group)]``: removals from
     the old groups first, then additions to the new ones, one call per group. Call before saving the
     devices, inside their transaction: a refusal raises ``ApplicationError`` (field ``group``) and the
-    devices are not saved. A failure after some groups changed leaves WeChat ahead of the portal
-    until ``device_group_reconcile`` reads it back."""
+    devices are not saved; the error's ``group_id`` names the group WeChat refused. A failure after
+    some groups changed leaves WeChat ahead of the portal until ``device_group_reconcile`` reads it
+    back."""
     removals, additions = defaultdict(list), defaultdict(list)
     for device, old, new in changes:
         if old == new:
@@ -120,10 +141,14 @@ def device_membership_change(*, changes: list[tuple[Device, DeviceGroup | None, 
         if new is not None:
             additions[new.group_id].append((device.sn, device.model_id))
     groups = _WeChatGroups()
-    for group_id, devices in removals.items():
-        groups.call("group_remove_devices", group_id=group_id, devices=devices)
-    for group_id, devices in additions.items():
-        groups.call("group_add_devices", group_id=group_id, devices=devices)
+    calls = [("group_remove_devices", removals), ("group_add_devices", additions)]
+    for method, by_group in calls:
+        for group_id, devices in by_group.items():
+            try:
+                groups.call(method, group_id=group_id, devices=devices)
+            except ApplicationError as exc:
+                exc.group_id = group_id
+                raise
 
 
 @transaction.atomic
@@ -159,7 +184,7 @@ def device_group_reconcile(*, group: DeviceGroup) -> dict:
     list taken out. Returns ``{"added": [sn], "removed": [sn], "unknown": [sn]}`` (``unknown``: listed
     by WeChat, not a device of the school); audited when anything changed. Nothing is read in the
     sandbox."""
-    info = _WeChatGroups().call("group_info", group_id=group.group_id)
+    info = device_group_info(group_id=group.group_id)
     result = {"added": [], "removed": [], "unknown": []}
     if info is None:
         return result
@@ -189,13 +214,27 @@ def device_group_reconcile(*, group: DeviceGroup) -> dict:
 
 
 def device_groups_reconcile_all() -> int:
-    """Beat, daily: ``device_group_reconcile`` every group (the least recently checked first); returns how
-    many were read. Stops at the first failure; the next run resumes there."""
+    """Beat, daily: ``device_group_reconcile`` every group, those never checked first, then the least
+    recently checked; returns how many were read. A group WeChat refuses (e.g. deleted there:
+    9800013) is logged, its ``checked_at`` (when the portal last asked) moves on so that it is
+    asked last next time, and the run goes on; WeChat busy or unreachable stops the run (the next
+    one resumes with the groups not read)."""
     done = 0
-    for group in DeviceGroup.objects.select_related("school").order_by("checked_at", "pk"):
+    groups = DeviceGroup.objects.select_related("school").order_by(F("checked_at").asc(nulls_first=True), "pk")
+    for group in groups:
         try:
             device_group_reconcile(group=group)
-        except (ApplicationError, UpstreamUnavailable):
+        except UpstreamUnavailable:
             break
+        except ApplicationError as exc:
+            logger.warning(
+                "device group %s (school %s): WeChat refused getinfo (errcode %s): %s",
+                group.group_id,
+                group.school_id,
+                exc.errcode,
+                exc.message,
+            )
+            DeviceGroup.objects.filter(pk=group.pk).update(checked_at=timezone.now())
+            continue
         done += 1
     return done

@@ -20,6 +20,7 @@ class DeviceGroupFactory(factory.django.DjangoModelFactory):
     school = factory.SubFactory(SchoolFactory)
     name = factory.Sequence(lambda n: f"教学楼{n}")
     group_id = factory.Sequence(lambda n: f"grp_{n:012x}")
+    model_id = "mdl_campusphone_v2"  # DeviceFactory's
     model_type = "校园电话"
 
 
