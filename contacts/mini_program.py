@@ -1,7 +1,5 @@
 """Pages of the parents' mini-program that the portal hands out (paths set in settings)."""
 
-from urllib.parse import urlencode
-
 from django.conf import settings
 
 
@@ -10,6 +8,7 @@ def share_link_path(token: str) -> str:
     return f"{settings.SHARE_LINK_PAGE_PATH}?token={token}"
 
 
-def admin_bind_path(user_id: str) -> str:
-    """The admin-binding page of a student (printed as a QR code on its claim-code letter)."""
-    return f"{settings.ADMIN_BIND_PAGE_PATH}?{urlencode({'user_id': user_id})}"
+def admin_bind_page() -> str:
+    """The admin-binding page as getwxacodeunlimit's ``page`` wants it: no leading ``/``, no query
+    (the student travels in the code's ``scene``), e.g. ``pages/bind-admin/index``."""
+    return settings.ADMIN_BIND_PAGE_PATH.split("?", 1)[0].lstrip("/")

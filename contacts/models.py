@@ -377,3 +377,83 @@ class BindingDifference(models.Model):
 
     def __str__(self):
         return f"{self.student} · {self.get_kind_display()}"
+
+
+# WeChat's ``scene`` of getwxacodeunlimit: at most 32 visible characters (REFERENCE.md §5; WeChat's
+# getUnlimitedQRCode). The portal's scenes are 12 letters and digits (``contacts.services.mini_program_codes``).
+SCENE_MAX_LENGTH = 32
+SCENE_SHAPE = r"^[0-9A-Za-z]{8,32}$"
+
+
+class MiniProgramScene(models.Model):
+    """The ``scene`` of a student's mini-program code: a short random code standing for the student.
+
+    Printed inside the mini-program code on the claim-code letter and the class poster; the
+    admin-binding page gets it in its launch options and asks ``GET /api/v1/scenes/{scene}`` which
+    student it is. One per student, for good (``student`` is one-to-one; the code is unique).
+    """
+
+    student = models.OneToOneField(
+        Student, on_delete=models.CASCADE, related_name="mini_program_scene", verbose_name=_("student")
+    )
+    code = models.CharField(_("scene"), max_length=SCENE_MAX_LENGTH, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    school_path = "student__school"
+    objects = SchoolScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("mini-program scene")
+        verbose_name_plural = _("mini-program scenes")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(code__regex=SCENE_SHAPE), name="mini_program_scene_code_shape"),
+        ]
+
+    def __str__(self):
+        return f"{self.student} · {self.code}"
+
+
+class MiniProgramEnvVersion(models.TextChoices):
+    """``env_version`` of getwxacodeunlimit: which version of the mini-program a code opens."""
+
+    RELEASE = "release", _("released version")
+    TRIAL = "trial", _("trial version")
+    DEVELOP = "develop", _("developer version")
+
+
+class MiniProgramCode(models.Model):
+    """A mini-program code image as WeChat answered it (``getwxacodeunlimit``), kept so that letters
+    and posters print again without asking WeChat: WeChat's codes never expire.
+
+    One per (scene, page, env_version): the same scene opens another page, or another version of
+    the mini-program, with another image. Only WeChat's images are kept, never the sandbox's
+    local stand-ins (``contacts.services.mini_program_codes.wxacodes_get``).
+    """
+
+    EnvVersion = MiniProgramEnvVersion
+
+    scene = models.ForeignKey(
+        MiniProgramScene, on_delete=models.CASCADE, related_name="images", verbose_name=_("scene")
+    )
+    page = models.CharField(_("page"), max_length=128)
+    env_version = models.CharField(_("mini-program version"), max_length=16, choices=MiniProgramEnvVersion.choices)
+    image = models.BinaryField(_("image"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    school_path = "scene__student__school"
+    objects = SchoolScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("mini-program code")
+        verbose_name_plural = _("mini-program codes")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["scene", "page", "env_version"], name="mini_program_code_unique"),
+            models.CheckConstraint(
+                condition=Q(env_version__in=MiniProgramEnvVersion.values), name="mini_program_code_env_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.scene.code} · {self.page} · {self.env_version}"

@@ -16,6 +16,7 @@ urlpatterns = [
     path("students/<str:user_id>/call-order", contacts.CallOrderApi.as_view(), name="call-order"),
     path("share-links/<str:token>", binding.ShareLinkDetailApi.as_view(), name="share-link-detail"),
     path("share-links/<str:token>/bind", binding.ShareLinkBindApi.as_view(), name="share-link-bind"),
+    path("scenes/<str:scene>", binding.SceneDetailApi.as_view(), name="scene-detail"),
     path("bind-events", binding.BindEventReportApi.as_view(), name="bind-event-report"),
     path("me/pending-actions", contacts.PendingActionsApi.as_view(), name="pending-actions"),
 ]

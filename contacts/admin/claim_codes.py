@@ -3,9 +3,12 @@
 
 The raw codes exist only in the response that prints them. So the action first shows a
 confirmation page (the students, HTML or PDF, and a one-time nonce kept in the session,
-``core.nonces``); confirming issues the codes once (``contacts.services.claim_codes``) and answers
-the letters in the chosen format. A resubmitted confirmation (reload, back button) finds its nonce
-spent and issues nothing, so no second set of codes is ever made behind the staff user's back.
+``core.nonces``); confirming first gets each student's mini-program code
+(``contacts.services.mini_program_codes``: from WeChat, or kept from an earlier batch), then issues
+the codes once (``contacts.services.claim_codes``) and answers the letters in the chosen format.
+When WeChat cannot make the mini-program codes the whole batch fails with an error message and no
+claim code is issued. A resubmitted confirmation (reload, back button) finds its nonce spent and
+issues nothing, so no second set of codes is ever made behind the staff user's back.
 The queryset is the scoped one of ``SchoolScopedAdmin``: ids of another school's students select
 nothing.
 """
@@ -21,7 +24,9 @@ from django.utils.translation import gettext_lazy as _
 from contacts.letters import letters_for, letters_html, letters_pdf
 from contacts.models import ClaimCode
 from contacts.services.claim_codes import claim_codes_issue
+from contacts.services.mini_program_codes import admin_bind_wxacodes_get
 from core.admin import ReadOnlyAdminMixin
+from core.errors import ApplicationError
 from core.nonces import nonce_issue, nonce_spend
 from schools.admin.scoping import SchoolScopedAdmin
 
@@ -60,8 +65,9 @@ def _confirmation(model_admin, request, students, skipped: int, form: LettersFor
 def issue_claim_codes(model_admin, request, queryset):
     """Issue a claim code to each selected active student and print its letter (HTML or PDF).
 
-    First call: the confirmation page. Its POST (``issue``, ``format``, ``nonce``): issue once,
-    answer the letters, never cached. A spent or unknown nonce issues nothing.
+    First call: the confirmation page. Its POST (``issue``, ``format``, ``nonce``): get the
+    mini-program codes, issue once, answer the letters, never cached. A spent or unknown nonce, or
+    mini-program codes WeChat would not make (an error message), issue nothing.
     """
     selected = list(queryset.select_related("school"))
     students = [s for s in selected if s.is_active_in_active_school]
@@ -104,7 +110,20 @@ def issue_claim_codes(model_admin, request, queryset):
             request, _("None of the selected students is active; no code issued."), messages.WARNING
         )
         return None
-    letters = letters_for(claim_codes_issue(students=students, issued_by=request.user))
+    try:
+        images = admin_bind_wxacodes_get(students=students)  # before any code is issued
+    except ApplicationError as exc:
+        model_admin.message_user(
+            request,
+            _(
+                "No claim code was issued: the letters' mini-program codes could not be made. %(error)s "
+                "Select the students again to retry."
+            )
+            % {"error": exc.message},
+            messages.ERROR,
+        )
+        return None
+    letters = letters_for(claim_codes_issue(students=students, issued_by=request.user), images=images)
     if form.cleaned_data["format"] == FORMAT_PDF:
         response = letters_pdf(letters)
     else:

@@ -1,5 +1,6 @@
 """The student's page, extended by the contacts app: its contacts with the staff actions, filters on
-contacts, claim-code letters, and the roster import and export (``contacts.resources``).
+contacts, claim-code letters, class posters of mini-program codes, and the roster import and export
+(``contacts.resources``).
 
 ``schools.admin.students.StudentAdmin`` keeps the roster fields and the audit trail; this module
 registers its subclass in its place.
@@ -12,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from contacts.admin.claim_codes import issue_claim_codes
 from contacts.admin.filters import HasAdminFilter, HasContactFilter
+from contacts.admin.mini_program_codes import print_class_posters, print_class_posters_pdf
 from contacts.admin.staff_actions import StaffActionsMixin, deactivate_students, revoke_share_links
 from contacts.admin.wechat import ReconcileActionMixin, reconcile_now
 from contacts.models import Contact
@@ -55,7 +57,14 @@ class StudentAdmin(ReconcileActionMixin, RosterImportExportMixin, StaffActionsMi
     resource_classes = [StudentResource]  # roster import/export, CSV and XLSX
     list_filter = [*SchoolsStudentAdmin.list_filter, HasContactFilter, HasAdminFilter]
     inlines = [StudentContactInline, *SchoolsStudentAdmin.inlines]
-    actions = [deactivate_students, revoke_share_links, issue_claim_codes, "check_against_wechat"]
+    actions = [
+        deactivate_students,
+        revoke_share_links,
+        issue_claim_codes,
+        print_class_posters,
+        print_class_posters_pdf,
+        "check_against_wechat",
+    ]
 
     @admin.action(description=_("Check contacts against WeChat now"), permissions=["reconcile"])
     def check_against_wechat(self, request, queryset):

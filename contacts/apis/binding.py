@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from contacts.mini_program import share_link_path
 from contacts.models import BindEvent, Contact, ShareLink
+from contacts.selectors.scenes import scene_student_get
 from contacts.selectors.share_links import share_link_get
 from contacts.services.bind_events import BindDecision
 from contacts.services.binding import admin_bind, bind_event_report, share_link_bind
@@ -152,6 +153,33 @@ class ShareLinkDetailApi(APIView):
         if link is None:
             raise NotFound(_("No such share link."), field="token")
         return Response(self.ShareLinkDetailOutputSerializer(link).data)
+
+
+class SceneDetailApi(APIView):
+    """``GET /api/v1/scenes/{scene}``: the student of a mini-program code, as the admin-binding page
+    opened from a claim-code letter (or a class poster) gets ``scene`` in its launch options.
+
+    → ``{user_id, name, school, class_name}``: what the page shows before ``POST
+    /api/v1/students/{user_id}/admin``. Any logged-in parent may ask (the code is printed for the
+    family to scan); 404 naming ``scene`` for an unknown scene or an inactive student or school.
+    """
+
+    class SceneDetailOutputSerializer(serializers.Serializer):
+        user_id = serializers.CharField()
+        name = serializers.CharField()
+        school = serializers.CharField(source="school.name")
+        class_name = serializers.CharField()
+
+    @extend_schema(
+        responses={
+            200: SceneDetailOutputSerializer,
+            404: OpenApiResponse(description="unknown scene, or inactive student or school"),
+        },
+        tags=["binding"],
+    )
+    def get(self, request, scene):
+        student = scene_student_get(scene=scene)
+        return Response(self.SceneDetailOutputSerializer(student).data)
 
 
 class ShareLinkBindApi(APIView):

@@ -21,9 +21,10 @@ WeChat's state, with WeChat's rules as the seeds state them:
   ``createid`` (9800012 name not 1-32 bytes), ``adddevice`` (9800013 unknown group, 9800014 another
   device type, 9800015 in another group unless ``force_add``, 9800016 full at ``group_capacity``),
   ``removedevice`` (9800017 not in the group), ``getinfo``.
-- Mini-program codes: ``POST /wxa/getwxacodeunlimit`` answers a PNG (a QR of the page and scene);
-  40169 for a scene over 32 characters, 41030 for a page not in ``published_pages`` when
-  ``check_path`` is true.
+- Mini-program codes: ``POST /wxa/getwxacodeunlimit`` answers a PNG (a QR of the page and scene),
+  kept in ``wxacode_images[scene]``; 40169 for a scene over 32 characters, 41030 for a page not in
+  ``published_pages`` when ``check_path`` is true; ``wxacode_answers[scene] = {...}`` scripts an
+  answer (an error, usually).
 """
 
 import io
@@ -66,6 +67,8 @@ class FakeWeChat(ThreadingHTTPServer):
         self.group_capacity = 50
         # mini-program codes
         self.published_pages: set[str] = {"pages/bind-admin/index"}
+        self.wxacode_answers: dict[str, dict] = {}  # scene -> answer body (an error, usually)
+        self.wxacode_images: dict[str, bytes] = {}  # scene -> the image last served for it
         self.wxacodes_issued = 0
         self.lock = threading.Lock()
 
@@ -315,9 +318,12 @@ class _Handler(BaseHTTPRequestHandler):
         scene, page = body.get("scene"), body.get("page")
         if not isinstance(scene, str) or not 1 <= len(scene) <= 32:
             return envelope(ErrCode.SCENE_INVALID)
+        if scene in self.server.wxacode_answers:
+            return self.server.wxacode_answers[scene]
         if body.get("check_path", True) and page not in self.server.published_pages:
             return envelope(ErrCode.PAGE_NOT_PUBLISHED)
         self.server.wxacodes_issued += 1
         out = io.BytesIO()
         segno.make(f"wxacode:{page}?scene={scene}").save(out, kind="png", scale=4)
+        self.server.wxacode_images[scene] = out.getvalue()
         return out.getvalue()

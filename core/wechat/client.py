@@ -260,16 +260,20 @@ class WeChatClient:
 
     # --- Mini-program codes ----------------------------------------------------------------------
 
-    def get_wxacode_unlimited(self, *, scene: str, page: str, env_version: str = "release") -> bytes:
+    def get_wxacode_unlimited(
+        self, *, scene: str, page: str, env_version: str = "release", check_path: bool = False
+    ) -> bytes:
         """A mini-program code opening ``page`` with ``scene`` (≤ 32 characters): the image bytes.
 
         ``POST /wxa/getwxacodeunlimit?access_token=`` ``{scene, page, check_path, env_version}``
-        answers the image, or ``{errcode, errmsg}`` (41030 page not published, …) raised as
-        ``WeChatError``.
+        answers the image (JPEG, or PNG), or ``{errcode, errmsg}`` raised as ``WeChatError`` (40169
+        scene invalid, 41030 page not published while ``check_path``, …). ``env_version``:
+        ``release`` | ``trial`` | ``develop``; ``check_path`` asks WeChat to check that ``page``
+        exists in the released mini-program.
         """
         image = self._post_with_token(
             "/wxa/getwxacodeunlimit",
-            {"scene": scene, "page": page.lstrip("/"), "check_path": False, "env_version": env_version},
+            {"scene": scene, "page": page.lstrip("/"), "check_path": check_path, "env_version": env_version},
             binary=True,
         )
         if not isinstance(image, bytes) or not image:

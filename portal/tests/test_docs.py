@@ -15,6 +15,7 @@ def test_schema_lists_every_endpoint(client):
         "/api/v1/students/{user_id}/admin",
         "/api/v1/students/{user_id}/share-links",
         "/api/v1/share-links/{token}/bind",
+        "/api/v1/scenes/{scene}",
         "/api/v1/students/{user_id}/contacts",
         "/api/v1/students/{user_id}/contacts/delete",
         "/api/v1/students/{user_id}/admin/transfer",

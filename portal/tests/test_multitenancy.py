@@ -17,6 +17,8 @@ from contacts.models import (
     BindingDifference,
     ClaimCode,
     Contact,
+    MiniProgramCode,
+    MiniProgramScene,
     Parent,
     ParentToken,
     ShareLink,
@@ -77,6 +79,8 @@ def make_world(tag: str):
     ImportJob.objects.create(school=school, kind=ImportJob.Kind.STUDENTS, file_name=f"{m}.csv", file_format="csv")
     BindingCheck.objects.create(student=student, checked_at=timezone.now(), contacts_at_wechat=1)
     BindingDifference.objects.create(student=student, openid=f"oWeChat{m}", kind="missing_at_wechat")
+    scene = MiniProgramScene.objects.create(student=student, code=f"Scene{m}0000")
+    MiniProgramCode.objects.create(scene=scene, page="pages/bind-admin/index", env_version="release", image=b"png")
     # Even every permission is not enough to leave the school.
     membership = StaffMembershipFactory(
         school=school, user=UserFactory(username=f"staff-{m}"), permissions=Permission.objects.all()
@@ -158,15 +162,17 @@ def test_choices_and_filters_offer_only_the_own_school(client, worlds):
     assert a["school"].name in page and b["school"].name not in page  # the school filter's choices
 
 
-def test_staff_cannot_move_a_row_to_another_school(client, worlds):
+def test_staff_cannot_move_a_row_to_another_school(client, worlds, fake_wechat):
     a, b = worlds
     client.force_login(a["user"])
     url = reverse("admin:schools_devicegroup_add")
-    data = {"school": b["school"].pk, "name": "新楼", "group_id": "grp_new", "model_type": "校园电话", "capacity": 50}
+    data = {"school": b["school"].pk, "name": "新楼", "model_id": "mdl", "model_type": "校园电话", "capacity": 50}
     data.update({"devices-TOTAL_FORMS": 0, "devices-INITIAL_FORMS": 0})
     response = client.post(url, data)
     assert response.status_code == 200  # the other school is not a valid choice
-    assert not b["school"].device_groups.filter(group_id="grp_new").exists()
+    assert list(response.context["adminform"].form.errors) == ["school"]
+    assert not b["school"].device_groups.filter(name="新楼").exists()
+    assert fake_wechat.requests == []  # nothing was created at WeChat either
 
 
 def test_staff_cannot_grant_themselves_rights(client, worlds):

@@ -89,7 +89,7 @@ def import_roster(page, path):
     page.click("input[type=submit]")
 
 
-def test_staff_member_imports_a_roster_and_prints_a_claim_letter(page, shot, school_office, tmp_path):
+def test_staff_member_imports_a_roster_and_prints_a_claim_letter(page, shot, school_office, tmp_path, fake_wechat):
     from schools.models import Student
 
     login(page)
@@ -122,7 +122,8 @@ def test_staff_member_imports_a_roster_and_prints_a_claim_letter(page, shot, sch
     shot("claim-confirm")
     page.check("input[name=format][value=html]")
     page.click("input[type=submit].default")
-    page.wait_for_selector("svg")
+    page.wait_for_selector(".claim img[src^='data:image/png;base64,']")  # the mini-program code from WeChat
     assert "张浩宇" in page.content()
+    assert fake_wechat.wxacodes_issued == 1
     shot("claim-letter")
     assert new.claim_codes.filter(used_at__isnull=True, revoked_at__isnull=True).count() == 1
