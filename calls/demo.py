@@ -1,10 +1,11 @@
 """A few days of realistic call history for the demo school (``schools.demo.loader``).
 
-About 150 students get 1–2 parents each (the first the admin contact), every parent authorizes
-the demo device groups, the school gets a default call policy and calling windows, and each of
-the last ``days`` local days gets calls inside those windows: mostly completed (keepTime
-30–600 s, billed 0–3 s less; a few without finishVoip, so not billed yet), some not answered,
-rejected, cancelled or busy (0 s), about 10 % video. Events have the shape that
+About 150 students get 1–2 parents each (the first the admin contact, all bound at WeChat), every
+parent authorizes the demo device groups, the school gets a default call policy and calling
+windows, and each of the last ``days`` local days gets calls inside those windows, from the
+hardware-mode phones of the groups (businessType 1) and the face-pay phones (the policy's 0 or
+3): mostly completed (keepTime 30–600 s, billed 0–3 s less; a few without finishVoip, so not
+billed yet), some not answered, rejected, cancelled or busy (0 s), about 10 % video. Events have the shape that
 ``calls.services.call_event_ingest`` stores.
 
 Deterministic and idempotent: the students, parents and the calls of a date come from seeded
@@ -18,14 +19,14 @@ import random
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from calls.services.authorizations import authorization_history
 from contacts.models import Contact, Parent
 from core.local_time import local_at, local_today
 from schools.demo.loader import DEMO_SCHOOL_CODE
-from schools.models import Device, DeviceGroup, School, Student
+from schools.models import CallMode, Device, DeviceGroup, School, Student
 
 from .models import (
     AuthorizationSource,
@@ -104,6 +105,7 @@ def _ensure_contacts(school: School, students: list[Student], now: datetime) -> 
                 role=Contact.Role.ADMIN if admin else Contact.Role.ORDINARY,
                 relation=relation,
                 bound_via=Contact.BoundVia.ADMIN_BINDING if admin else Contact.BoundVia.SHARE_LINK,
+                state=Contact.State.CONFIRMED,  # bound at WeChat
                 bound_at=now
                 - timedelta(
                     days=rng.randint(6, 25), minutes=rng.randint(0, 600)
@@ -160,13 +162,14 @@ def _call(
     parent,
     remaining: int,
     time_limit: int,
+    business_type: int,
 ) -> CallRecord:
     """One call and its events; ``remaining`` is what is left of the student's daily minutes (seconds)."""
     outcome = rng.choices(list(OUTCOMES), weights=list(OUTCOMES.values()))[0]
     if outcome == CallRecord.Outcome.COMPLETED and remaining < 30:
         outcome = CallRecord.Outcome.CANCELLED  # the device would refuse the call; show it as given up
     room_type = RoomType.VIDEO if rng.random() < VIDEO_SHARE else RoomType.VOICE
-    common = {"roomType": room_type, "businessType": BusinessType.DURATION}
+    common = {"roomType": room_type, "businessType": business_type}
     events = {"startVoip": _event(started_at, {**common, "isCaller": True})}
     record = CallRecord(
         room_id=room_id,
@@ -176,7 +179,7 @@ def _call(
         parent=parent,
         openid=parent.openid,
         room_type=room_type,
-        business_type=BusinessType.DURATION,
+        business_type=business_type,
         outcome=outcome,
         started_at=started_at,
     )
@@ -221,7 +224,17 @@ def _call(
 
 
 def _calls_of_day(
-    day: date, *, now: datetime, school, windows, devices, students, contacts, daily_seconds: int, time_limit: int
+    day: date,
+    *,
+    now: datetime,
+    school,
+    windows,
+    devices,
+    students,
+    contacts,
+    daily_seconds: int,
+    time_limit: int,
+    face_pay_business_type: int,
 ) -> list[CallRecord]:
     """The calls of one local day: always the same for a date, those not yet started left out."""
     rng = random.Random(f"{SEED}-calls-{day.isoformat()}")
@@ -242,16 +255,18 @@ def _calls_of_day(
         student = rng.choice(students)
         parent, _relation = rng.choice(contacts[student.pk])
         remaining = daily_seconds - used.get(student.pk, 0)
+        device = rng.choice(devices)
         call = _call(
             rng,
             room_id=f"{ROOM_PREFIX}{day.isoformat()}-{n:04d}",
             started_at=started_at,
             school=school,
-            device=rng.choice(devices),
+            device=device,
             student=student,
             parent=parent,
             remaining=remaining,
             time_limit=time_limit,
+            business_type=face_pay_business_type if device.call_mode == CallMode.FACE_PAY else BusinessType.DEVICE,
         )
         used[student.pk] = used.get(student.pk, 0) + call.connected_seconds
         if (call.ended_at or started_at) <= now:
@@ -278,8 +293,14 @@ def demo_calls_load(*, days: int = 5, now: datetime | None = None) -> dict:
     authorizations = _ensure_authorizations(parents, groups, now)
     windows = _ensure_policy(school)
     policy = CallPolicy.objects.get(school=school)
-    # Calls come from grouped devices: those the parents' group authorizations cover.
-    devices = list(Device.objects.active().for_school(school.pk).filter(group__in=groups).order_by("sn", "model_id"))
+    # Hardware-mode calls come from grouped devices (those the parents' group authorizations
+    # cover); face-pay phones call the student's contacts, who granted scope.voip.
+    devices = list(
+        Device.objects.active()
+        .for_school(school.pk)
+        .filter(Q(group__in=groups) | Q(call_mode=CallMode.FACE_PAY))
+        .order_by("sn", "model_id")
+    )
 
     calls = []
     if students and devices:
@@ -295,6 +316,7 @@ def demo_calls_load(*, days: int = 5, now: datetime | None = None) -> dict:
                 contacts=contacts,
                 daily_seconds=(policy.daily_minutes or 24 * 60) * 60,
                 time_limit=policy.time_limit,
+                face_pay_business_type=policy.business_type,
             )
     before = CallRecord.objects.filter(school=school, room_id__startswith=ROOM_PREFIX).count()
     CallRecord.objects.bulk_create(calls, ignore_conflicts=True, batch_size=500)

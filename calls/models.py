@@ -353,3 +353,12 @@ class CallUsage(CallRecord):
         proxy = True
         verbose_name = _("call usage")
         verbose_name_plural = _("call usage")
+
+
+class CallFailure(CallRecord):
+    """The calls initByCaller refused, counted per device, day and errCode (``calls.selectors.reports``)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("initByCaller failure")
+        verbose_name_plural = _("initByCaller failures")

@@ -7,4 +7,9 @@ class ContactsConfig(AppConfig):
     verbose_name = _("Contacts")
 
     def ready(self):
-        from contacts import resources  # noqa: F401  (registers the students' roster resource)
+        # Registers the tasks in every process, so that a task queued by name (the WeChat check
+        # after a report) is the registered one: eager in tests, sent to the broker otherwise.
+        from contacts import (
+            resources,  # noqa: F401  (registers the students' roster resource)
+            tasks,  # noqa: F401
+        )

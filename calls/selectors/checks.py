@@ -18,6 +18,7 @@ from datetime import datetime
 
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from calls.models import DeviceAuthorization
 from calls.selectors.policy import EffectivePolicy, business_type_for, policy_for, student_gate
@@ -137,7 +138,7 @@ def iot_bind_contacts(*, device: Device, openid_list: list[str], student: Studen
     if device.call_mode == CallMode.FACE_PAY:
         if student is None:
             raise ApplicationError(
-                "required for a face-pay device: its calls need the student's contacts (seed 003)",
+                _("Required for a face-pay phone: its calls go to the student's contacts (seed 003)."),
                 field="user_id",
                 errcode=ErrCode.BAD_DATA,
             )

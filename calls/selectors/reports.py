@@ -1,4 +1,5 @@
-"""Usage report of calls: per local day (``TIME_ZONE``, Asia/Shanghai) and per school, device or class.
+"""Reports of calls per local day (``TIME_ZONE``, Asia/Shanghai): usage per school, device or
+class, and initByCaller failures per device and errCode.
 
 Units: ``calls`` and ``answered`` are counts; minutes are seconds / 60 rounded to one decimal;
 traffic is in MB. Connected time is ``billed_seconds`` (finishVoip keepTime) when WeChat reported
@@ -16,6 +17,7 @@ from django.db.models.functions import TruncDate
 
 from calls.models import CallRecord, RoomType
 from core.local_time import local_tz
+from core.wechat.errcodes import ErrCode
 
 VOICE_MB_PER_MINUTE = 2  # FAQ 1.8
 VIDEO_MB_PER_MINUTE = 20  # FAQ 1.8 says 10–30; the middle of the range
@@ -118,3 +120,58 @@ def usage_by_day(queryset: QuerySet, by: str = DEFAULT_GROUPING) -> list[dict]:
             }
         )
     return [{"day": day, "rows": rows, "total": usage_total(rows)} for day, rows in days.items()]
+
+
+def err_code_meaning(err_code: int) -> str:
+    """What an initByCaller errCode means (REFERENCE.md §4; the portal's 93000xx), or "" if unknown."""
+    try:
+        return ErrCode(err_code).errmsg
+    except ValueError:
+        return ""
+
+
+def init_failures_by_day(queryset: QuerySet) -> list[dict]:
+    """initByCaller refusals of the call records in ``queryset``, per local day and device.
+
+    Returns ``[{"day": date, "err_codes": [int], "rows": [{"label", "school", "counts": [int], "total"}],
+    "total": int}]``, newest day first; ``counts`` follows ``err_codes`` (the errCodes seen that
+    day, ascending). Calls without an errCode are left out. One SQL query.
+    """
+    aggregated = (
+        queryset.filter(err_code__isnull=False)
+        .order_by()
+        .annotate(day=TruncDate("started_at", tzinfo=local_tz()))
+        .values("day", "device_id", "device__device_name", "device__sn", "school__name", "err_code")
+        .annotate(n=Count("id"))
+        .order_by("-day", "school__name", "device__device_name", "device__sn", "err_code")
+    )
+    days: dict = {}
+    for row in aggregated:
+        day = days.setdefault(row["day"], {"day": row["day"], "devices": {}, "err_codes": set()})
+        device = day["devices"].setdefault(
+            row["device_id"],
+            {"label": _label("device", row), "school": row["school__name"], "by_code": {}},
+        )
+        device["by_code"][row["err_code"]] = row["n"]
+        day["err_codes"].add(row["err_code"])
+    report = []
+    for day in days.values():
+        codes = sorted(day["err_codes"])
+        rows = [
+            {
+                "label": d["label"],
+                "school": d["school"],
+                "counts": [d["by_code"].get(code, 0) for code in codes],
+                "total": sum(d["by_code"].values()),
+            }
+            for d in day["devices"].values()
+        ]
+        report.append(
+            {
+                "day": day["day"],
+                "err_codes": [(code, err_code_meaning(code)) for code in codes],
+                "rows": rows,
+                "total": sum(r["total"] for r in rows),
+            }
+        )
+    return report

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from calls.models import (
+    CallFailure,
     CallingWindow,
     CallPolicy,
     CallRecord,
@@ -84,6 +85,7 @@ def test_every_calls_model_is_registered_and_its_changelist_renders_with_data(su
         DeviceAuthorizationHistory: "oAuthorizedParent",
         CallRecord: call.openid,
         CallUsage: school.name,
+        CallFailure: "",
     }
     registered = {model for model in admin.site._registry if model._meta.app_label == "calls"}
     assert registered == set(expected)
@@ -286,3 +288,46 @@ def test_staff_see_only_their_schools_usage(client, two_schools):
 def test_staff_without_the_usage_permission_do_not_see_the_report(client, two_schools):
     staff_client(client, two_schools["mine"]["school"], ["view_callrecord"])
     assert client.get(USAGE_URL).status_code == 403
+
+
+# ---------------------------------------------------------------- initByCaller failures
+
+
+def failed(*, student, device, err_code, started_at):
+    call = make_call(student=student, device=device, outcome="failed", started_at=started_at)
+    CallRecord.objects.filter(pk=call.pk).update(err_code=err_code)
+    return call
+
+
+def test_init_failures_are_counted_per_device_day_and_errcode_for_the_staffs_school_only(client):
+    school, other = SchoolFactory(), SchoolFactory()
+    day = timezone.localdate() - timedelta(days=1)
+    east = DeviceFactory(school=school, device_name="东楼", sn="SN-EAST")
+    west = DeviceFactory(school=school, device_name="西楼", sn="SN-WEST")
+    student = StudentFactory(school=school)
+    for device, err_code, hour in [(east, 8, 9), (east, 9, 10), (east, 9, 23), (west, 9300004, 12)]:
+        failed(student=student, device=device, err_code=err_code, started_at=local(day, hour))
+    failed(student=student, device=east, err_code=8, started_at=local(day - timedelta(days=1), 9))
+    make_call(student=student, device=east, started_at=local(day, 11))  # a completed call is no failure
+    foreign = StudentFactory(school=other)
+    failed(
+        student=foreign, device=DeviceFactory(school=other, device_name="外校"), err_code=9, started_at=local(day, 9)
+    )
+    staff_client(client, school, ["view_callfailure"])
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("admin:calls_callfailure_changelist"), {"days": "30"})
+    assert response.status_code == 200
+    newest, older = response.context["failure_days"]
+    assert newest["day"] == day and older["day"] == day - timedelta(days=1)
+    assert [code for code, _meaning in newest["err_codes"]] == [8, 9, 9300004]
+    assert dict(newest["err_codes"])[8] == "openid has not granted scope.voip"
+    assert [(r["label"], r["counts"], r["total"]) for r in newest["rows"]] == [
+        ("东楼 (SN-EAST)", [1, 2, 0], 3),
+        ("西楼 (SN-WEST)", [0, 0, 1], 1),
+    ]
+    assert newest["total"] == 4 and older["total"] == 1
+    page = response.content.decode()
+    assert "外校" not in page and "errCode 9300004" in page
+    report_queries = [q for q in queries.captured_queries if "err_code" in q["sql"] and "GROUP BY" in q["sql"]]
+    assert len(report_queries) == 1

@@ -76,7 +76,7 @@ def test_demo_calls_cover_several_days_inside_the_calling_windows(demo_school):
     assert any(c.billed_seconds is None for c in calls if c.outcome == "completed")  # some without finishVoip
 
 
-def test_demo_callers_are_bound_authorized_parents(demo_school):
+def test_demo_callers_are_bound_parents_calling_by_the_rule_of_each_phones_mode(demo_school):
     demo_calls_load(days=3, now=NOW)
     parents = Parent.objects.filter(openid__startswith="oDemo")
     assert 150 <= parents.count() <= 300
@@ -98,10 +98,19 @@ def test_demo_callers_are_bound_authorized_parents(demo_school):
     assert authorized == {(p.pk, g) for p in parents for g in groups}
     assert DeviceAuthorizationHistory.objects.count() == len(authorized)
 
+    assert set(contacts.values_list("state", flat=True)) == {"confirmed"}  # bound at WeChat
+
+    # Each call follows WeChat's rule of its phone's mode (REFERENCE.md §1a).
     bound = set(contacts.values_list("student_id", "parent_id"))
+    modes = Counter()
     for call in CallRecord.objects.select_related("device", "parent"):
         assert (call.student_id, call.parent_id) in bound and call.openid == call.parent.openid
-        assert (call.parent_id, call.device.group_id) in authorized
+        modes[call.device.call_mode] += 1
+        if call.device.call_mode == "face_pay":  # a contact with scope.voip; businessType 0 or 3
+            assert call.device.group_id is None and call.business_type in (0, 3)
+        else:  # the listener authorized the device's group; businessType 1
+            assert (call.parent_id, call.device.group_id) in authorized and call.business_type == 1
+    assert modes["face_pay"] > 0 and modes["hardware"] > modes["face_pay"]
 
 
 def test_demo_events_derive_the_same_record_through_the_ingest_service(demo_school):

@@ -11,9 +11,10 @@ from django.conf import settings
 from django.utils import timezone
 
 from contacts.models import Contact, ShareLink
+from contacts.services.binding import admin_bind, bind_event_report
 from contacts.services.share_links import share_link_create
 from contacts.tasks import expire_share_links, purge_expired_tokens
-from contacts.tests.factories import ContactFactory
+from contacts.tests.factories import ContactFactory, ParentFactory
 from portal.celery import app
 from schools.tasks import purge_expired_api_tokens
 from schools.tests.factories import StudentFactory
@@ -44,13 +45,37 @@ def test_beat_purges_parent_and_vendor_tokens_hourly_each_with_its_apps_task():
         assert len(schedule[task.name].minute) == 1 and schedule[task.name].hour == set(range(24))
 
 
-@pytest.mark.postgres
-@pytest.mark.celery_worker
-@pytest.mark.django_db(transaction=True)
-def test_expiry_task_runs_in_a_real_worker_against_redis():
+@pytest.fixture
+def redis_worker():
+    """A real Celery worker (solo pool, in a thread) consuming from Redis; tasks are not eager."""
     broker = redis_broker_url()
     if broker is None:
         pytest.skip("needs Redis on localhost:6379 or CELERY_BROKER_URL=redis://…")
+    saved = app.conf.broker_url, app.conf.broker_transport_options, app.conf.task_always_eager
+    app.conf.broker_url, app.conf.broker_transport_options = broker, {}
+    app.conf.task_always_eager = False  # the test settings run tasks eagerly; here a worker does
+    try:
+        with app.connection_for_write() as conn:
+            assert conn.transport.driver_type == "redis"
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10) as worker:
+            yield worker
+    finally:
+        app.conf.broker_url, app.conf.broker_transport_options, app.conf.task_always_eager = saved
+
+
+def wait_for(condition, seconds=30) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.mark.postgres
+@pytest.mark.celery_worker
+@pytest.mark.django_db(transaction=True)
+def test_expiry_task_runs_in_a_real_worker_against_redis(redis_worker):
     student = StudentFactory()
     admin = ContactFactory(student=student, role=Contact.Role.ADMIN)
     link, _ = share_link_create(parent=admin.parent, user_id=student.user_id)
@@ -59,23 +84,26 @@ def test_expiry_task_runs_in_a_real_worker_against_redis():
         created_at=timezone.now() - timedelta(days=2), expires_at=timezone.now() - timedelta(seconds=1)
     )
 
-    saved = app.conf.broker_url, app.conf.broker_transport_options, app.conf.task_always_eager
-    app.conf.broker_url, app.conf.broker_transport_options = broker, {}
-    app.conf.task_always_eager = False  # the test settings run tasks eagerly; here a worker does
-    try:
-        with app.connection_for_write() as conn:
-            assert conn.transport.driver_type == "redis"
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
-            expire_share_links.delay()
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                link.refresh_from_db()
-                if link.state == ShareLink.State.EXPIRED:
-                    break
-                time.sleep(0.2)
-    finally:
-        app.conf.broker_url, app.conf.broker_transport_options, app.conf.task_always_eager = saved
+    expire_share_links.delay()
 
-    assert link.state == ShareLink.State.EXPIRED
+    assert wait_for(lambda: ShareLink.objects.get(pk=link.pk).state == ShareLink.State.EXPIRED)
     fresh.refresh_from_db()
     assert fresh.state == ShareLink.State.ACTIVE
+
+
+@pytest.mark.postgres
+@pytest.mark.celery_worker
+@pytest.mark.django_db(transaction=True)
+def test_a_report_has_a_real_worker_check_wechat(fake_wechat, settings, redis_worker):
+    """A bindContact report queues the WeChat check on commit; a worker reads the fake WeChat's list."""
+    settings.WECHAT_RECONCILE_DEBOUNCE_SECONDS = 0
+    student = StudentFactory()
+    parent = ParentFactory(openid="oWorkerMama")
+    fake_wechat.scope.add(parent.openid)
+    assert admin_bind(parent=parent, user_id=student.user_id).allowed
+    assert fake_wechat.plugin_bind_admin(student.user_id, parent.openid) == "success"
+
+    bind_event_report(parent=parent, type="success", err_msg="bindContact:ok", user_id=student.user_id)
+
+    assert wait_for(lambda: Contact.objects.get(parent=parent).state == Contact.State.CONFIRMED)
+    assert "/wxa/business/getvoipcontactlist" in fake_wechat.paths()

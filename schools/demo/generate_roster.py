@@ -148,7 +148,9 @@ DORM = ("实验小学宿舍楼", "grp_8d41b6f0a2c9")
 FLOORS = ["一", "二", "三", "四", "五"]
 
 STUDENT_HEADER = ["user_id", "name", "grade", "class_name", "student_number", "avatar_url"]
-DEVICE_HEADER = ["sn", "model_id", "device_name", "model_type", "group_name", "group_id", "location"]
+DEVICE_HEADER = ["sn", "model_id", "device_name", "model_type", "group_name", "group_id", "location", "call_mode"]
+# WeChat Pay face devices at the canteen and the sports ground: the student calls as itself (seed 003).
+FACE_PAY = {"model_id": "mdl_facepay_k1", "model_type": "刷脸电话", "sn_prefix": "WXFP-K1-"}
 
 
 def class_sizes(rng):
@@ -226,13 +228,28 @@ def devices(rng):
     for i, floor in enumerate(FLOORS, start=1):
         specs.append((DORM, f"宿舍{i}层东", f"宿舍楼{floor}层东侧公共区"))
         specs.append((DORM, f"宿舍{i}层西", f"宿舍楼{floor}层西侧洗漱间旁"))
-    # Not yet assigned to a group.
-    specs.append((("", ""), "食堂门口", "学生食堂一层入口左侧"))
-    specs.append((("", ""), "操场看台", "田径场主席台下方"))
+    # Face-pay phones: no device group (FAQ 3.7: no hardware mode on Pay face devices).
+    specs.append((None, "食堂门口", "学生食堂一层入口左侧"))
+    specs.append((None, "操场看台", "田径场主席台下方"))
 
     rows = []
-    for (group_name, group_id), name, location in specs:
+    for group, name, location in specs:
         serial = serials[len(rows)]
+        if group is None:
+            rows.append(
+                [
+                    "%s%06d" % (FACE_PAY["sn_prefix"], 100000 + serial * 7),
+                    FACE_PAY["model_id"],
+                    name,
+                    FACE_PAY["model_type"],
+                    "",
+                    "",
+                    location,
+                    "face_pay",
+                ]
+            )
+            continue
+        group_name, group_id = group
         rows.append(
             [
                 "%s%06d" % (SN_PREFIX, 100000 + serial * 7),
@@ -242,6 +259,7 @@ def devices(rng):
                 group_name,
                 group_id,
                 location,
+                "hardware",
             ]
         )
     return rows

@@ -1,6 +1,7 @@
 """Loads the demo school from the roster files shipped beside this module.
 
-``students.csv`` (1,200 students, 30 classes) and ``devices.csv`` (26 campus phones, 2 groups)
+``students.csv`` (1,200 students, 30 classes) and ``devices.csv`` (26 campus phones: 24
+hardware-mode phones in 2 groups, 2 face-pay phones)
 were made by ``generate_roster.py``. Loading is an upsert, so running it again changes nothing.
 """
 
@@ -50,7 +51,12 @@ def demo_school_load(*, staff_password: str) -> DemoSummary:
         if row["group_id"] and row["group_id"] not in groups:
             groups[row["group_id"]], _ = DeviceGroup.objects.update_or_create(
                 group_id=row["group_id"],
-                defaults={"school": school, "name": row["group_name"], "model_type": row["model_type"]},
+                defaults={
+                    "school": school,
+                    "name": row["group_name"],
+                    "model_id": row["model_id"],
+                    "model_type": row["model_type"],
+                },
             )
     Device.objects.bulk_create(
         [
@@ -62,12 +68,13 @@ def demo_school_load(*, staff_password: str) -> DemoSummary:
                 device_name=row["device_name"],
                 model_type=row["model_type"],
                 location=row["location"],
+                call_mode=row["call_mode"],
             )
             for row in devices
         ],
         update_conflicts=True,
         unique_fields=["sn", "model_id"],
-        update_fields=["school", "group", "device_name", "model_type", "location"],
+        update_fields=["school", "group", "device_name", "model_type", "location", "call_mode"],
     )
 
     students = _rows("students.csv")

@@ -17,6 +17,11 @@ def test_load_demo_loads_a_realistic_school_and_is_idempotent(capsys):
     assert Student.objects.values("class_name").distinct().count() >= 20
     assert Device.objects.filter(school=school).count() >= 20
     assert DeviceGroup.objects.filter(school=school).count() >= 2
+    # Phones of both modes (REFERENCE.md §1a): face-pay ones in no group, hardware ones grouped.
+    face_pay = Device.objects.filter(school=school, call_mode="face_pay")
+    assert face_pay.count() == 2 and not face_pay.filter(group__isnull=False).exists()
+    assert not Device.objects.filter(school=school, call_mode="hardware", group__isnull=True).exists()
+    assert set(DeviceGroup.objects.filter(school=school).values_list("model_id", flat=True)) == {"mdl_campusphone_v2"}
     assert all("\u4e00" <= ch <= "\u9fff" for ch in Student.objects.first().name)
     out = capsys.readouterr().out
     assert "demo-admin" in out and "demo-pass-123" in out
