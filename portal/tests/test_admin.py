@@ -1,12 +1,14 @@
 """The Django admin: every model registered and browsable, staff scoped to their school."""
 
+import re
+
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Permission, User
 from django.urls import reverse
 
 from contacts.tests.factories import ContactFactory
-from schools.models import AuditLog
+from schools.models import ApiClient, AuditLog
 from schools.tests.factories import (
     DeviceFactory,
     DeviceGroupFactory,
@@ -88,3 +90,43 @@ def test_api_client_secret_is_shown_once_and_stored_hashed(client):
     r = client.get("/cgi-bin/token", {"grant_type": "client_credential", "appid": api_client.appid, "secret": secret})
     assert r.status_code == 200 and "access_token" in r.json()
     assert AuditLog.objects.filter(action="api_secret_issued", school=school).exists()
+
+
+def inline_fields(client, url) -> dict:
+    """The hidden fields of the change page's inlines (management forms, row ids), as a browser posts them."""
+    page = client.get(url).content.decode()
+    return dict(re.findall(r'<input type="hidden" name="([^"]+-[^"]+)" [^>]*value="([^"]*)"', page))
+
+
+def test_a_client_serving_two_schools_is_granted_by_a_superuser_and_only_seen_by_each_schools_staff(client):
+    a, b = SchoolFactory(name="甲校"), SchoolFactory(name="乙校")
+    root = User.objects.create_superuser("root", "root@example.com", "pw")
+    client.force_login(root)
+    client.post(
+        reverse("admin:schools_apiclient_add"), {"grant_schools": [a.pk, b.pk], "name": "多校厂商", "is_active": "on"}
+    )
+    api_client = ApiClient.objects.get(name="多校厂商")
+    assert set(api_client.schools.all()) == {a, b}
+    assert set(AuditLog.objects.filter(action="api_client_granted").values_list("school", flat=True)) == {a.pk, b.pk}
+
+    # Withdrawing a school is the superuser's change too, audited in that school.
+    change = reverse("admin:schools_apiclient_change", args=[api_client.pk])
+    form = {"name": "多校厂商", "is_active": "on", **inline_fields(client, change)}
+    assert client.post(change, {**form, "grant_schools": [a.pk]}).status_code == 302
+    assert list(api_client.schools.all()) == [a]
+    assert AuditLog.objects.get(action="api_client_ungranted").school == b
+    form = {"name": "多校厂商", "is_active": "on", **inline_fields(client, change)}
+    assert client.post(change, {**form, "grant_schools": [a.pk, b.pk]}).status_code == 302
+
+    # School A's staff see the client and only A's grant, and may neither change it nor reset its secret.
+    staff = StaffMembershipFactory(school=a, permissions=["schools"])
+    client.force_login(staff.user)
+    page = client.get(change)
+    assert page.status_code == 200 and "甲校" in page.content.decode() and "乙校" not in page.content.decode()
+    assert client.post(change, {"name": "改名", "is_active": "on"}).status_code == 403
+    before = api_client.secret_hash
+    client.post(
+        reverse("admin:schools_apiclient_changelist"), {"action": "reset_secret", "_selected_action": [api_client.pk]}
+    )
+    api_client.refresh_from_db()
+    assert api_client.secret_hash == before and api_client.name == "多校厂商"
