@@ -1,3 +1,4 @@
+import os
 import secrets
 
 from django.core.management.base import BaseCommand
@@ -15,7 +16,8 @@ class Command(BaseCommand):
         summary = demo_school_load(staff_password=password or secrets.token_urlsafe(12))
         out = self.stdout.write
         out(self.style.SUCCESS(f"Demo school {summary.school.name} ({summary.school.code}) loaded:"))
-        out(f"  {summary.students} students, {summary.devices} devices in {summary.groups} device groups")
+        out(f"  {summary.students} students, {summary.devices} phones ({summary.groups} device groups)")
         login = f"user {summary.staff_username}  password {summary.staff_password}"
-        out(f"  Staff login:  http://127.0.0.1:8000/admin/  {login}")
+        port = os.environ.get("PORT", "8000")  # make run serves on $PORT
+        out(f"  Staff login:  http://127.0.0.1:{port}/admin/  {login}")
         out(f"  Vendor API:   appid {summary.api_appid}  secret {summary.api_secret}")
