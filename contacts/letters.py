@@ -186,19 +186,24 @@ def _register_font() -> None:
         pdfmetrics.registerFont(UnicodeCIDFont(PDF_FONT))
 
 
-def letters_pdf(letters: list[Letter]) -> HttpResponse:
-    """The same letters as a PDF, one A4 page per student; Chinese in reportlab's ``STSong-Light``."""
+def _pdf_response(items, draw, *, title: str, file_prefix: str) -> HttpResponse:
+    """An A4 PDF download: ``draw(pdf, item)`` for each of ``items``, each starting a new page."""
     _register_font()
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer, pagesize=A4)
-    pdf.setTitle("校园电话 家长绑定通知")
-    for letter in letters:
-        _draw_letter(pdf, letter)
+    pdf.setTitle(title)
+    for item in items:
+        draw(pdf, item)
         pdf.showPage()
     pdf.save()
     response = HttpResponse(buffer.getvalue(), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="claim-code-letters-{local_now():%Y%m%d-%H%M}.pdf"'
+    response["Content-Disposition"] = f'attachment; filename="{file_prefix}-{local_now():%Y%m%d-%H%M}.pdf"'
     return response
+
+
+def letters_pdf(letters: list[Letter]) -> HttpResponse:
+    """The same letters as a PDF, one A4 page per student; Chinese in reportlab's ``STSong-Light``."""
+    return _pdf_response(letters, _draw_letter, title="校园电话 家长绑定通知", file_prefix="claim-code-letters")
 
 
 # --- Class posters ---------------------------------------------------------------------------------
@@ -314,14 +319,4 @@ def _draw_poster(pdf: canvas.Canvas, poster: ClassPoster) -> None:
 
 def posters_pdf(posters: list[ClassPoster]) -> HttpResponse:
     """The posters as a PDF: each class starts on a new A4 page (a large class continues on the next)."""
-    _register_font()
-    buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, pagesize=A4)
-    pdf.setTitle("校园电话 家长绑定小程序码")
-    for poster in posters:
-        _draw_poster(pdf, poster)
-        pdf.showPage()
-    pdf.save()
-    response = HttpResponse(buffer.getvalue(), content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="class-posters-{local_now():%Y%m%d-%H%M}.pdf"'
-    return response
+    return _pdf_response(posters, _draw_poster, title="校园电话 家长绑定小程序码", file_prefix="class-posters")
