@@ -45,7 +45,7 @@ class StudentResource(SchoolRosterResource):
         "student_number": ("学号",),
         "avatar_url": ("avatar", "头像", "头像URL", "头像链接"),
     }
-    other_school_message = _("This user_id is a student of another school.")
+    other_school_message = _("This user_id cannot be imported; check it with the platform operator.")
 
     class Meta:
         model = Student

@@ -68,8 +68,11 @@ class School(models.Model):
     )
     require_claim_code = models.BooleanField(
         _("require a claim code for admin binding"),
-        default=False,
-        help_text=_("Parents must enter the code printed on the student's letter to become its admin contact."),
+        default=True,
+        help_text=_(
+            "Parents must enter the code printed on the student's letter to become its admin contact. "
+            "Without it, whoever learns a student's user_id first becomes its admin contact."
+        ),
     )
     claim_code_ttl_days = models.PositiveSmallIntegerField(
         _("claim code lifetime (days)"), default=30, validators=[MinValueValidator(1), MaxValueValidator(365)]

@@ -96,7 +96,7 @@ class DeviceResource(SchoolRosterResource):
         "group": ("group_id", "设备组", "设备组ID", "分组"),
         "location": ("位置", "安装位置"),
     }
-    other_school_message = _("This sn and model_id are a device of another school.")
+    other_school_message = _("This sn and model_id cannot be imported; check them with the platform operator.")
 
     class Meta:
         model = Device
@@ -179,7 +179,7 @@ class DeviceGroupResource(SchoolRosterResource):
         "name": ("group_name", "设备组名称", "名称", "组名"),
         "model_type": ("设备类型", "类型"),
     }
-    other_school_message = _("This group_id is a device group of another school.")
+    other_school_message = _("This group_id cannot be imported; check it with the platform operator.")
 
     class Meta:
         model = DeviceGroup

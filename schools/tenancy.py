@@ -5,11 +5,22 @@ sees every school; a staff user without a membership sees nothing. Every admin, 
 filter, staff service and the dashboard scope their querysets with ``scoped`` /
 ``staff_scoped`` (on top of ``SchoolScopedQuerySet.for_school``), and ask ``staff_may_change``
 before a write. A row of another school answers "not found", never "forbidden".
+
+Every staff-facing service checks its acting user itself (``staff_check``, ``staff_check_platform``),
+so that the admin's UI is not the only gate: a viewer may only read, a school administrator acts
+on its school, a platform superuser on all. ``actor_user=None`` is the system (beat tasks, the
+demo loader): only code calls a service that way, never a request.
 """
 
-from django.db.models import QuerySet
+from collections.abc import Iterable
 
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from core.errors import Forbidden, NotFound
 from schools.models import StaffMembership
+
+SYSTEM = None  # ``actor_user`` of a service run by the portal itself (a beat task, the demo)
 
 ALL_SCHOOLS = None  # a superuser's scope
 NO_SCHOOL = -1  # a staff user without a membership: no row matches
@@ -52,3 +63,26 @@ def staff_may_change(user) -> bool:
         return True
     membership = staff_membership(user)
     return membership is not None and membership.role == StaffMembership.Role.ADMIN
+
+
+def staff_check(user, *, school_ids: Iterable[int], change: bool = True) -> None:
+    """Raise unless ``user`` may act on every school of ``school_ids`` (``SYSTEM`` may).
+
+    ``NotFound`` (field ``school``) when one is not the user's school, or the user has none: the
+    rows of another school do not exist for it. ``Forbidden`` (code ``read_only``) when ``change``
+    and the user is a read-only viewer.
+    """
+    if user is SYSTEM:
+        return
+    school_id = staff_school_id(user)
+    if school_id is not ALL_SCHOOLS and any(other != school_id for other in set(school_ids)):
+        raise NotFound(_("No such object in your school."), field="school")
+    if change and not staff_may_change(user):
+        raise Forbidden(_("Read-only staff cannot change anything."), code="read_only")
+
+
+def staff_check_platform(user) -> None:
+    """Raise ``Forbidden`` (code ``platform_only``) unless ``user`` is a platform superuser (or ``SYSTEM``):
+    for changes that reach beyond one school (a vendor client shared by several schools)."""
+    if user is not SYSTEM and not (user.is_authenticated and user.is_superuser):
+        raise Forbidden(_("Only the platform operator may do this."), code="platform_only")

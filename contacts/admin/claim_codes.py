@@ -111,7 +111,7 @@ def issue_claim_codes(model_admin, request, queryset):
         )
         return None
     try:
-        images = admin_bind_wxacodes_get(students=students)  # before any code is issued
+        images = admin_bind_wxacodes_get(students=students, actor_user=request.user)  # before any code is issued
     except ApplicationError as exc:
         model_admin.message_user(
             request,

@@ -43,7 +43,7 @@ def _poster_action(name: str, *, fmt: str, description):
             )
             return None
         try:
-            images = admin_bind_wxacodes_get(students=students)
+            images = admin_bind_wxacodes_get(students=students, actor_user=request.user)
         except ApplicationError as exc:
             model_admin.message_user(
                 request,

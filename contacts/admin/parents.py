@@ -41,6 +41,12 @@ class ParentAdmin(SchoolScopedAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        # A parent is one row for every school it is a contact in: school staff may look, only the
+        # platform may change what other schools see too. What is a school's own (the relation to
+        # its student) lives on the contact.
+        return request.user.is_superuser and super().has_change_permission(request, obj)
+
 
 @admin.register(ParentToken)
 class ParentTokenAdmin(SuperuserOnlyAdminMixin, admin.ModelAdmin):

@@ -51,13 +51,18 @@ def _page(request, model_admin, *, title, form, objects, action=""):
 
 def _bulk_action(name: str, *, description, title, service, done):
     """An admin action that asks for a reason, then runs ``service(user=, students=, reason=)`` on the
-    selected (scoped) students and reports ``done % {"count": <its result>, "students": <selected>}``."""
+    selected (scoped) students and reports ``done % {"count": <its result>, "students": <selected>}``.
+    Offered to those who may change students; the service checks the role again."""
 
-    @admin.action(description=description)
+    @admin.action(description=description, permissions=["change"])
     def action(model_admin, request, queryset):
         form = ReasonForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
-            count = service(user=request.user, students=queryset, reason=form.cleaned_data["reason"])
+            try:
+                count = service(user=request.user, students=queryset, reason=form.cleaned_data["reason"])
+            except ApplicationError as exc:  # the service's own role and school check
+                model_admin.message_user(request, exc.message, messages.ERROR)
+                return None
             model_admin.message_user(request, done % {"count": count, "students": queryset.count()}, messages.SUCCESS)
             return None
         return _page(request, model_admin, title=title, form=form, objects=list(queryset), action=name)

@@ -9,6 +9,7 @@ from django.utils.translation import ngettext
 from contacts.models import BindingCheck, BindingDifference
 from contacts.services.reconciliation import RECONCILE_NOW_MAX, bindings_reconcile_now
 from core.admin import ReadOnlyAdminMixin
+from core.errors import ApplicationError
 from schools.admin.scoping import SchoolScopedAdmin
 from schools.tenancy import staff_is_viewer
 
@@ -36,7 +37,11 @@ def reconcile_now(model_admin, request, student_ids) -> None:
             _("At most %(max)d students at a time; the first %(max)d are checked.") % {"max": RECONCILE_NOW_MAX},
             messages.WARNING,
         )
-    checked, errors = bindings_reconcile_now(student_ids=student_ids)
+    try:
+        checked, errors = bindings_reconcile_now(student_ids=student_ids, actor_user=request.user)
+    except ApplicationError as exc:
+        model_admin.message_user(request, exc.message, messages.ERROR)
+        return
     if checked:
         model_admin.message_user(
             request,

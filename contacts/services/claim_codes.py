@@ -24,6 +24,7 @@ from core.errors import ApplicationError, Conflict, TooManyRequests
 from core.tokens import token_hash
 from schools.models import AuditLog, Student
 from schools.services.audit import audit_log_record
+from schools.tenancy import staff_check
 
 CLAIM_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # 31 symbols: no 0/O, 1/I/L to misread on paper
 CLAIM_CODE_LENGTH = 10  # 31**10 ≈ 2**49.5 codes
@@ -102,9 +103,11 @@ def claim_codes_issue(*, students, issued_by) -> list[tuple[Student, str]]:
     the codes exist only in this return value (stored as SHA-256 digests). Each expires after its
     school's ``claim_code_ttl_days`` days. One transaction under the students' row locks (pk order):
     each student's live code is revoked first, and one ``claim_code_issued`` audit row is written
-    per student.
+    per student. ``NotFound`` / ``Forbidden`` unless ``issued_by`` may change every student's
+    school (``staff_check``).
     """
     wanted = list(dict.fromkeys(student.pk for student in students))
+    staff_check(issued_by, school_ids=Student.objects.filter(pk__in=wanted).values_list("school_id", flat=True))
     locked = {student.pk: student for student in students_lock(student_ids=wanted)}
     now = timezone.now()
     live = ClaimCode.objects.live().filter(student_id__in=list(locked))

@@ -32,6 +32,7 @@ from core.errors import ApplicationError, Conflict, UpstreamError, UpstreamUnava
 from core.wechat.client import WeChatClient, WeChatError, WeChatUnavailable
 from core.wechat.errcodes import ErrCode
 from schools.models import MiniprogramState, School, Student
+from schools.tenancy import SYSTEM, staff_check
 
 SCENE_ALPHABET = string.ascii_letters + string.digits  # URL-safe and within WeChat's scene characters
 SCENE_LENGTH = 12  # 62**12 ≈ 2**71.4 scenes; WeChat allows 32 characters
@@ -173,15 +174,17 @@ def wxacode_get(*, scene: MiniProgramScene, page: str) -> bytes:
     return wxacodes_get(scenes=[scene], page=page)[scene.code]
 
 
-def admin_bind_wxacodes_get(*, students: list[Student]) -> dict[int, bytes]:
+def admin_bind_wxacodes_get(*, students: list[Student], actor_user=SYSTEM) -> dict[int, bytes]:
     """The admin-binding page's mini-program code of each of ``students``: ``{student.pk: image bytes}``.
 
     ``students``: Student rows with their school loaded (``select_related("school")``). Scenes are
     created for students without one first (``mini_program_scenes_ensure``, committed on its own:
     a scene is harmless and reused when the images fail), then every image is fetched or read
     (``wxacodes_get``, its errors). One call per batch of letters or posters: each student's code
-    is asked for once.
+    is asked for once. ``staff_check`` of ``actor_user`` (it creates scenes) for every student's
+    school.
     """
+    staff_check(actor_user, school_ids={student.school_id for student in students})
     scenes = mini_program_scenes_ensure(students=students)
     images = wxacodes_get(scenes=list(scenes.values()), page=admin_bind_page())
     return {pk: images[scene.code] for pk, scene in scenes.items()}

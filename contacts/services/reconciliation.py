@@ -38,6 +38,7 @@ from contacts.services.share_links import share_links_revoke
 from core.wechat.client import WeChatClient, WeChatError
 from schools.models import AuditLog, Student
 from schools.services.audit import audit_log_record
+from schools.tenancy import SYSTEM, staff_check
 
 logger = logging.getLogger(__name__)
 
@@ -229,14 +230,17 @@ class _Record:
 RECONCILE_NOW_MAX = 50  # students a staff member may have checked at once (WeChat's rate limit)
 
 
-def bindings_reconcile_now(*, student_ids) -> tuple[int, list[str]]:
+def bindings_reconcile_now(*, student_ids, actor_user=SYSTEM) -> tuple[int, list[str]]:
     """Staff's "check against WeChat now": reconcile up to ``RECONCILE_NOW_MAX`` students at once.
 
     Returns ``(checked, errors)``, one readable error per student WeChat could not answer for (the
-    others are still checked). The caller scopes ``student_ids`` to the staff user's school.
+    others are still checked). ``NotFound`` / ``Forbidden`` unless ``actor_user`` may change every
+    student's school (``staff_check``).
     """
+    wanted = list(dict.fromkeys(student_ids))[:RECONCILE_NOW_MAX]
+    staff_check(actor_user, school_ids=Student.objects.filter(pk__in=wanted).values_list("school_id", flat=True))
     checked, errors = 0, []
-    for student_id in list(dict.fromkeys(student_ids))[:RECONCILE_NOW_MAX]:
+    for student_id in wanted:
         try:
             bindings_reconcile(student_id=student_id)
         except WeChatError as exc:

@@ -2,8 +2,8 @@
 
 Each action is one transaction under the student locks, requires a reason, and writes an audit
 row (who, when, what, why) that the student's admin page shows. Staff act only within their
-school and only as school administrators (``schools.tenancy``): a student of another school, or
-a read-only viewer, gets ``NotFound`` (binding rules: seed 003 §2).
+school and only as school administrators (``schools.tenancy.staff_check``): a student of another
+school is ``NotFound``, a read-only viewer ``Forbidden`` (binding rules: seed 003 §2).
 
 WeChat holds the binding and only the admin contact's plugin may delete or transfer there (seed
 003 §2.3, §2.4): a removal by staff stops serving the contact at once and is listed to the admin
@@ -22,18 +22,22 @@ from contacts.services.students import students_deactivate
 from core.errors import ApplicationError, NotFound
 from schools.models import AuditLog, Student
 from schools.services.audit import audit_log_build, audit_log_record, audit_logs_record
-from schools.tenancy import staff_may_change, staff_scoped
+from schools.tenancy import staff_check, staff_scoped
 
 
 def _staff_student_ids(*, user, students, reason: str) -> list[int]:
-    """The ids of ``students`` (rows or a queryset) once ``user`` may change them all and gave a reason."""
-    if not reason or not reason.strip():
-        raise ApplicationError(_("Give a reason; it is kept in the audit record."), field="reason")
+    """The ids of ``students`` (rows or a queryset) once ``user`` may change them all and gave a reason.
+
+    ``NotFound`` (field ``student``) for a student outside the user's school, ``Forbidden`` (code
+    ``read_only``) for a viewer (``staff_check``), ``ApplicationError`` (field ``reason``) without
+    a reason.
+    """
     ids = sorted({student.pk for student in students})
     if staff_scoped(Student.objects.filter(pk__in=ids), user).count() != len(ids):
         raise NotFound(_("No such student in your school."), field="student")
-    if not staff_may_change(user):
-        raise NotFound(_("Read-only staff cannot change contacts."), field="student")
+    staff_check(user, school_ids=Student.objects.filter(pk__in=ids).values_list("school_id", flat=True))
+    if not reason or not reason.strip():
+        raise ApplicationError(_("Give a reason; it is kept in the audit record."), field="reason")
     return ids
 
 

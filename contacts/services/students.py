@@ -7,22 +7,24 @@ from contacts.locks import students_lock
 from contacts.services.share_links import share_links_revoke
 from schools.models import AuditLog, Student
 from schools.services.audit import audit_log_build, audit_logs_record
+from schools.tenancy import SYSTEM, staff_check
 
 BATCH = 1000  # students locked and changed per statement (SQLite allows 32,766 parameters)
 
 
 @transaction.atomic
-def students_deactivate(*, student_ids, actor_user=None, reason: str, data: dict | None = None) -> int:
+def students_deactivate(*, student_ids, actor_user=SYSTEM, reason: str, data: dict | None = None) -> int:
     """Deactivate students (left school, graduated): no binding and no calls any more; their share
     links are revoked. Contacts are kept, so reactivating a student restores them.
 
     ``student_ids``: students of any number; those already inactive are left alone. Locks the
     students (primary-key order, ``contacts.locks``), then writes one ``staff_student_deactivated``
     audit row per student with ``reason`` and ``data`` plus ``share_links_revoked``. Returns how
-    many students were deactivated. Callers check who may do it (``contacts.services.staff``;
-    the roster import of the staff user's school).
+    many students were deactivated. ``NotFound`` / ``Forbidden`` unless ``actor_user`` may change
+    every student's school (``staff_check``; the roster import passes its staff user).
     """
     ids = sorted(set(student_ids))
+    staff_check(actor_user, school_ids=Student.objects.filter(pk__in=ids).values_list("school_id", flat=True))
     now = timezone.now()
     deactivated: list[Student] = []
     revoked = {}

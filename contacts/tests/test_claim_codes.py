@@ -17,7 +17,7 @@ from contacts.models import ClaimCode, Contact, Parent
 from contacts.services.binding import admin_bind
 from contacts.services.claim_codes import CLAIM_CODE_ALPHABET, claim_codes_issue
 from contacts.tests.factories import ParentFactory
-from core.errors import ApplicationError
+from core.errors import ApplicationError, NotFound
 from core.tests.concurrency import run_threads
 from schools.models import AuditLog, StaffMembership
 from schools.tests.factories import SchoolFactory, StaffMembershipFactory, StudentFactory, UserFactory
@@ -29,7 +29,8 @@ ACTION = "issue_claim_codes"
 
 @pytest.fixture
 def staff_user(db):
-    return UserFactory(username="teacher")
+    """A platform user: the services' own role check lets it issue codes in any school."""
+    return UserFactory(username="teacher", is_superuser=True)
 
 
 @pytest.fixture
@@ -208,7 +209,7 @@ def test_school_without_claim_codes_binds_as_before(parent_client, staff_user):
 @pytest.mark.django_db(transaction=True)
 def test_one_code_used_at_once_by_many_parents_binds_exactly_one():
     student = StudentFactory(school=SchoolFactory(require_claim_code=True))
-    code = issue(student, UserFactory(username="teacher-pg"))
+    code = issue(student, StaffMembershipFactory(school=student.school, user=UserFactory(username="teacher-pg")).user)
     parents = [ParentFactory() for _ in range(8)]
 
     results = run_threads(8, lambda i: admin_bind(parent=parents[i], user_id=student.user_id, claim_code=code).allowed)
@@ -354,7 +355,9 @@ def test_claim_code_list_shows_state_but_never_the_code(client, classroom):
     teacher = staff_of(school, "teacher-a")
     issued = claim_codes_issue(students=students, issued_by=teacher)
     foreign = StudentFactory(school=SchoolFactory(), name="外校学生")
-    claim_codes_issue(students=[foreign], issued_by=teacher)
+    with pytest.raises(NotFound):  # the service checks the school itself
+        claim_codes_issue(students=[foreign], issued_by=teacher)
+    claim_codes_issue(students=[foreign], issued_by=staff_of(foreign.school, "teacher-b"))
     client.force_login(teacher)
 
     page = client.get(reverse("admin:contacts_claimcode_changelist")).content.decode()

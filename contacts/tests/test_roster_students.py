@@ -133,11 +133,15 @@ def test_without_the_option_missing_students_stay_active(world):
     assert other.is_active
 
 
-def test_a_user_id_of_another_school_is_a_row_error(world):
+def test_a_user_id_of_another_school_is_a_row_error_that_reveals_nothing(world):
     theirs = StudentFactory(school=world["b"], user_id="wxfp_import_0002", name="乙校学生")
     response = preview(world["client"], STUDENTS, csv_file([student_row(1), student_row(2, name="抢过来")]))
     [invalid] = response.context["result"].invalid_rows
     assert invalid.number == 2 and "user_id" in invalid.field_specific_errors
+    # The error does not tell school A that the id is a student elsewhere, nor whose.
+    page = response.content.decode()
+    assert "another school" not in page and "其他学校" not in page and "乙校" not in page
+    assert "请与平台运营方核对" in page
     theirs.refresh_from_db()
     assert (theirs.name, theirs.school) == ("乙校学生", world["b"])
     assert not Student.objects.filter(school=world["a"]).exists()

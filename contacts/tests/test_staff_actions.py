@@ -14,7 +14,7 @@ from contacts.services.staff import (
     staff_students_deactivate,
 )
 from contacts.tests.factories import ContactFactory
-from core.errors import ApplicationError, NotFound
+from core.errors import ApplicationError, Forbidden, NotFound
 from schools.models import AuditLog, StaffMembership
 from schools.tests.factories import StaffMembershipFactory, StudentFactory
 
@@ -55,8 +55,10 @@ def test_reason_is_required_and_scope_is_enforced(family):
         staff_share_links_revoke(user=family["user"], students=[other], reason="x")
     family["membership"].role = StaffMembership.Role.VIEWER
     family["membership"].save()
-    with pytest.raises(NotFound):
+    family["user"].refresh_from_db()
+    with pytest.raises(Forbidden) as exc:
         staff_students_deactivate(user=family["user"], students=[family["student"]], reason="x")
+    assert exc.value.code == "read_only"
     assert Contact.objects.filter(student=family["student"]).count() == 2 and not AuditLog.objects.exists()
 
 

@@ -11,6 +11,7 @@ from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import ReadOnlyAdminMixin
+from core.errors import ApplicationError
 from schools.admin.scoping import SchoolScopedAdmin, SchoolScopedInline
 from schools.models import ApiAccessToken, ApiClient, ApiClientGrant, School
 from schools.services.api_clients import api_client_create, api_client_issue_secret, api_client_set_schools
@@ -122,7 +123,12 @@ class ApiClientAdmin(SchoolScopedAdmin):
                     messages.ERROR,
                 )
                 continue
-            self._secret_message(request, client, api_client_issue_secret(client=client, actor_user=request.user))
+            try:
+                secret = api_client_issue_secret(client=client, actor_user=request.user)
+            except ApplicationError as exc:  # the service checks the role itself
+                self.message_user(request, f"{client}: {exc.message}", messages.ERROR)
+                continue
+            self._secret_message(request, client, secret)
 
 
 @admin.register(ApiClientGrant)

@@ -210,7 +210,7 @@ class DeviceGroupAdmin(RosterImportExportMixin, SchoolScopedAdmin):
     def read_membership_from_wechat(self, request, queryset):
         for group in queryset.select_related("school"):
             try:
-                result = device_group_reconcile(group=group)
+                result = device_group_reconcile(group=group, actor_user=request.user)
             except UpstreamUnavailable as exc:
                 self.message_user(request, exc.message, messages.ERROR)
                 return

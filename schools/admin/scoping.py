@@ -7,7 +7,9 @@ fails on anything that shows another school's rows.
 """
 
 from django.contrib import admin
+from django.contrib.admin.models import LogEntry
 from django.contrib.admin.utils import get_fields_from_path
+from django.db.models import Q
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
@@ -101,6 +103,11 @@ class SchoolScopedAdmin(admin.ModelAdmin):
             obj.school_id = school_id  # staff cannot put a row into another school
         super().save_model(request, obj, form, change)
 
+    def get_paginator(self, request, queryset, per_page, *args, **kwargs):
+        if queryset.model is LogEntry:  # the history page of a row (``history_view``)
+            queryset = log_entries_visible(queryset, request.user)
+        return super().get_paginator(request, queryset, per_page, *args, **kwargs)
+
     def has_add_permission(self, request, *args):
         return not staff_is_viewer(request.user) and super().has_add_permission(request, *args)
 
@@ -109,6 +116,16 @@ class SchoolScopedAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return not staff_is_viewer(request.user) and super().has_delete_permission(request, obj)
+
+
+def log_entries_visible(queryset, user):
+    """The admin history entries ``user`` may read: all for a superuser; for school staff those made
+    by its school's staff or by the platform (superusers), so that a row two schools share (a
+    parent) does not show one school's staff accounts and times to the other."""
+    school_id = staff_school_id(user)
+    if school_id is ALL_SCHOOLS:
+        return queryset
+    return queryset.filter(Q(user__is_superuser=True) | Q(user__staff_membership__school_id=school_id))
 
 
 class SchoolScopedInline(admin.TabularInline):

@@ -43,7 +43,11 @@ def _rows(name: str) -> list[dict]:
 @transaction.atomic
 def demo_school_load(*, staff_password: str) -> DemoSummary:
     """Upsert the demo school, its roster and devices, a staff login and a vendor API client."""
-    school, _ = School.objects.update_or_create(code=DEMO_SCHOOL_CODE, defaults={"name": DEMO_SCHOOL_NAME})
+    # First-come admin binding, so that the README's curl session binds without a printed letter;
+    # new schools require claim codes (School.require_claim_code).
+    school, _ = School.objects.update_or_create(
+        code=DEMO_SCHOOL_CODE, defaults={"name": DEMO_SCHOOL_NAME, "require_claim_code": False}
+    )
 
     devices = _rows("devices.csv")
     groups = {}

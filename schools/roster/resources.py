@@ -61,7 +61,8 @@ class SchoolRosterResource(resources.ModelResource):
 
     kind = ""  # ImportJob.Kind
     header_aliases: ClassVar[dict[str, tuple[str, ...]]] = {}
-    other_school_message = _("This row belongs to another school.")
+    # Never says whose the key is: one school must not learn what another school has.
+    other_school_message = _("This row cannot be imported; check it with the platform operator.")
 
     class Meta:
         instance_loader_class = RosterInstanceLoader

@@ -17,16 +17,24 @@ from core.wechat.errcodes import ErrCode
 from schools.models import ApiAccessToken, ApiClient, ApiClientGrant, AuditLog
 from schools.selectors import api_client_get_active, api_client_secret_matches
 from schools.services.audit import audit_log_build, audit_log_record, audit_logs_record
+from schools.tenancy import SYSTEM, staff_check, staff_check_platform
 
 APPID_RE = re.compile(r"[0-9A-Za-z_\-]{1,32}")
 
 
 @transaction.atomic
-def api_client_issue_secret(*, client: ApiClient, actor_user=None) -> str:
+def api_client_issue_secret(*, client: ApiClient, actor_user=SYSTEM) -> str:
     """Give ``client`` a new secret and return it (shown once); older secrets stop working.
 
-    Existing access tokens are revoked too, so a leaked secret is fully replaced.
+    Existing access tokens are revoked too, so a leaked secret is fully replaced. ``actor_user``
+    must be a school administrator of the client's one school, or a platform superuser for a client
+    several schools share (``Forbidden``, code ``platform_only``: one school must not stop another
+    school's phones); a viewer is ``Forbidden`` (``read_only``), another school's staff ``NotFound``.
     """
+    school_ids = set(client.grants.values_list("school_id", flat=True))
+    if len(school_ids) > 1:
+        staff_check_platform(actor_user)
+    staff_check(actor_user, school_ids=school_ids)
     secret = token_new()
     client.secret_hash = token_hash(secret)
     client.save(update_fields=["secret_hash"])
@@ -46,17 +54,31 @@ def api_client_issue_secret(*, client: ApiClient, actor_user=None) -> str:
 
 
 @transaction.atomic
-def api_client_create(*, name: str, school_ids, actor_user=None) -> tuple[ApiClient, str]:
-    """Register a vendor backend granted ``school_ids``; returns ``(client, secret)``, the secret shown once."""
+def api_client_create(*, name: str, school_ids, actor_user=SYSTEM) -> tuple[ApiClient, str]:
+    """Register a vendor backend granted ``school_ids``; returns ``(client, secret)``, the secret shown once.
+
+    A school administrator registers clients of its own school only (``staff_check``); a client
+    of several schools is the platform's (``staff_check_platform``).
+    """
+    school_ids = sorted(set(school_ids))
+    if len(school_ids) > 1:
+        staff_check_platform(actor_user)
+    staff_check(actor_user, school_ids=school_ids)
     client = ApiClient.objects.create(name=name, appid=f"wx{secrets.token_hex(8)}", secret_hash="")
     for school_id in school_ids:
-        api_client_grant(client=client, school_id=school_id, actor_user=actor_user)
+        _grant(client=client, school_id=school_id, actor_user=actor_user)
     return client, api_client_issue_secret(client=client, actor_user=actor_user)
 
 
 @transaction.atomic
-def api_client_grant(*, client: ApiClient, school_id: int, actor_user=None) -> ApiClientGrant:
-    """Let ``client`` call the device API for the school ``school_id`` (idempotent); audited."""
+def api_client_grant(*, client: ApiClient, school_id: int, actor_user=SYSTEM) -> ApiClientGrant:
+    """Let ``client`` call the device API for the school ``school_id`` (idempotent); audited.
+    The platform's change (``staff_check_platform``)."""
+    staff_check_platform(actor_user)
+    return _grant(client=client, school_id=school_id, actor_user=actor_user)
+
+
+def _grant(*, client: ApiClient, school_id: int, actor_user) -> ApiClientGrant:
     grant, created = ApiClientGrant.objects.get_or_create(client=client, school_id=school_id)
     if created:
         audit_log_record(
@@ -69,9 +91,11 @@ def api_client_grant(*, client: ApiClient, school_id: int, actor_user=None) -> A
 
 
 @transaction.atomic
-def api_client_set_schools(*, client: ApiClient, school_ids, actor_user=None) -> None:
+def api_client_set_schools(*, client: ApiClient, school_ids, actor_user=SYSTEM) -> None:
     """Grant ``client`` exactly ``school_ids``: new grants and withdrawn ones are each audited in
-    their school. A withdrawn school's devices and students are unknown to the client at once."""
+    their school. A withdrawn school's devices and students are unknown to the client at once.
+    The platform's change (``staff_check_platform``)."""
+    staff_check_platform(actor_user)
     wanted = set(school_ids)
     for grant in client.grants.select_related("school").exclude(school_id__in=wanted):
         audit_log_record(
@@ -82,7 +106,7 @@ def api_client_set_schools(*, client: ApiClient, school_ids, actor_user=None) ->
         )
         grant.delete()
     for school_id in sorted(wanted):
-        api_client_grant(client=client, school_id=school_id, actor_user=actor_user)
+        _grant(client=client, school_id=school_id, actor_user=actor_user)
 
 
 def api_access_token_issue(*, client: ApiClient) -> tuple[str, datetime]:

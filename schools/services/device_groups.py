@@ -25,6 +25,7 @@ from core.wechat.client import WeChatClient, WeChatError, WeChatUnavailable
 from core.wechat.errcodes import ErrCode
 from schools.models import GROUP_CAPACITY_DEFAULT, AuditLog, CallMode, Device, DeviceGroup, School
 from schools.services.audit import audit_log_record
+from schools.tenancy import SYSTEM, staff_check
 
 logger = logging.getLogger(__name__)
 
@@ -64,12 +65,14 @@ class _WeChatGroups:
 
 @transaction.atomic
 def device_group_create(
-    *, school: School, name: str, model_id: str, model_type: str, capacity: int, actor_user=None
+    *, school: School, name: str, model_id: str, model_type: str, capacity: int, actor_user=SYSTEM
 ) -> DeviceGroup:
     """Create a group at WeChat (``group/createid`` ``{model_id, group_name}``), then its row; audited.
 
-    Raises ``ApplicationError`` (field ``name``: not 1-32 bytes, 9800012) or ``UpstreamUnavailable``.
+    Raises ``ApplicationError`` (field ``name``: not 1-32 bytes, 9800012) or ``UpstreamUnavailable``;
+    ``NotFound`` / ``Forbidden`` when ``actor_user`` may not change ``school`` (``staff_check``).
     """
+    staff_check(actor_user, school_ids=[school.pk])
     if not 1 <= len(name.encode()) <= GROUP_NAME_MAX_BYTES:
         raise ApplicationError(GROUP_ERRORS[ErrCode.GROUP_NAME_INVALID][1], field="name")
     group_id = _WeChatGroups().call("group_create", model_id=model_id, group_name=name)
@@ -93,12 +96,13 @@ def device_group_create(
 
 @transaction.atomic
 def device_group_import(
-    *, school: School, group_id: str, model_type: str, capacity: int = GROUP_CAPACITY_DEFAULT, actor_user=None
+    *, school: School, group_id: str, model_type: str, capacity: int = GROUP_CAPACITY_DEFAULT, actor_user=SYSTEM
 ) -> DeviceGroup:
     """Take a group created outside the portal by its ``group_id`` (``getinfo``: its name and
     ``model_id`` are WeChat's), then reconcile its membership with the school's devices; audited.
     Raises ``ApplicationError`` (field ``group``: unknown at WeChat, 9800013; field ``group_id``:
-    already in the portal) or ``UpstreamUnavailable``."""
+    already in the portal) or ``UpstreamUnavailable``; ``staff_check`` of ``actor_user``."""
+    staff_check(actor_user, school_ids=[school.pk])
     if DeviceGroup.objects.filter(group_id=group_id).exists():
         raise ApplicationError(_("This group_id is already in the portal."), field="group_id")
     info = device_group_info(group_id=group_id) or {"group_name": group_id[:GROUP_NAME_MAX_BYTES], "model_id": ""}
@@ -113,7 +117,7 @@ def device_group_import(
     audit_log_record(
         action=AuditLog.Action.DEVICE_GROUP_CREATED, school=school, actor_user=actor_user, data={"group_id": group_id}
     )
-    device_group_reconcile(group=group)
+    device_group_reconcile(group=group, actor_user=actor_user)
     return group
 
 
@@ -152,12 +156,14 @@ def device_membership_change(*, changes: list[tuple[Device, DeviceGroup | None, 
 
 
 @transaction.atomic
-def device_group_set(*, device: Device, group: DeviceGroup | None, actor_user=None) -> Device:
+def device_group_set(*, device: Device, group: DeviceGroup | None, actor_user=SYSTEM) -> Device:
     """Put ``device`` into ``group`` (None: out of its group) at WeChat, then here; audited.
 
     Raises ``ApplicationError`` (field ``group``): the portal's rule (same school, hardware mode,
-    same device type, not full) or WeChat's refusal (9800013-9800017).
+    same device type, not full) or WeChat's refusal (9800013-9800017); ``staff_check`` of
+    ``actor_user`` for the device's school and the group's.
     """
+    staff_check(actor_user, school_ids=[device.school_id] + ([group.school_id] if group is not None else []))
     old = Device.objects.select_related("group").get(pk=device.pk).group if device.pk else None
     if group is not None:
         device.group = group
@@ -178,12 +184,13 @@ def device_group_set(*, device: Device, group: DeviceGroup | None, actor_user=No
 
 
 @transaction.atomic
-def device_group_reconcile(*, group: DeviceGroup) -> dict:
+def device_group_reconcile(*, group: DeviceGroup, actor_user=SYSTEM) -> dict:
     """Read ``group`` back from WeChat (``getinfo``) and bring the portal into line: WeChat's name and
     model; the school's hardware-mode devices WeChat lists are put in the group, those it does not
     list taken out. Returns ``{"added": [sn], "removed": [sn], "unknown": [sn]}`` (``unknown``: listed
     by WeChat, not a device of the school); audited when anything changed. Nothing is read in the
-    sandbox."""
+    sandbox. ``staff_check`` of ``actor_user`` (the admin action; the beat task is ``SYSTEM``)."""
+    staff_check(actor_user, school_ids=[group.school_id])
     info = device_group_info(group_id=group.group_id)
     result = {"added": [], "removed": [], "unknown": []}
     if info is None:
@@ -208,6 +215,7 @@ def device_group_reconcile(*, group: DeviceGroup) -> dict:
         audit_log_record(
             action=AuditLog.Action.DEVICE_GROUP_RECONCILED,
             school=group.school,
+            actor_user=actor_user,
             data={"group_id": group.group_id, **result},
         )
     return result

@@ -11,6 +11,7 @@ class SchoolFactory(factory.django.DjangoModelFactory):
 
     name = factory.Sequence(lambda n: f"第{n}实验小学")
     code = factory.Sequence(lambda n: f"school{n}")
+    require_claim_code = False  # the model's default is True; binding tests opt in where they test codes
 
 
 class DeviceGroupFactory(factory.django.DjangoModelFactory):

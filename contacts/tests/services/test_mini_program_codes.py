@@ -16,7 +16,7 @@ from contacts.services.mini_program_codes import (
 )
 from core.errors import ApplicationError, UpstreamError, UpstreamUnavailable
 from core.wechat.errcodes import ErrCode, envelope
-from schools.tests.factories import SchoolFactory, StudentFactory, UserFactory
+from schools.tests.factories import SchoolFactory, StaffMembershipFactory, StudentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -47,8 +47,9 @@ def test_a_student_keeps_its_scene_and_reissuing_a_claim_code_does_not_rotate_it
     student = StudentFactory()
     first = mini_program_scenes_ensure(students=[student])[student.pk]
 
-    claim_codes_issue(students=[student], issued_by=UserFactory())
-    claim_codes_issue(students=[student], issued_by=UserFactory())
+    teacher = StaffMembershipFactory(school=student.school).user
+    claim_codes_issue(students=[student], issued_by=teacher)
+    claim_codes_issue(students=[student], issued_by=teacher)
     again = mini_program_scenes_ensure(students=[student, student])
 
     assert list(again) == [student.pk]
