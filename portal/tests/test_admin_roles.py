@@ -14,7 +14,7 @@ from django.contrib.auth.models import Permission, User
 from django.test import RequestFactory
 from django.urls import reverse
 
-from contacts.models import Contact, Parent
+from contacts.models import Contact
 from contacts.tests.factories import ContactFactory, ParentFactory
 from core.admin import SuperuserOnlyAdminMixin
 from core.errors import Forbidden, NotFound
