@@ -54,8 +54,14 @@ class Conflict(ApplicationError):
 
 
 class TooManyRequests(ApplicationError):
+    """A limit reached; ``retry_after`` (seconds) becomes the ``Retry-After`` header."""
+
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
     default_code = "throttled"
+
+    def __init__(self, message="", *, retry_after: int | None = None, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
 
 
 class UpstreamUnavailable(ApplicationError):

@@ -48,19 +48,23 @@ def _wechat_error(exc) -> tuple[int, str]:
         return ErrCode.INVALID_CREDENTIAL, ErrCode.INVALID_CREDENTIAL.errmsg
     if isinstance(exc, exceptions.NotFound):
         return ErrCode.NOT_FOUND, str(exc.detail)
+    if isinstance(exc, exceptions.Throttled):
+        return ErrCode.FREQ_LIMIT, ErrCode.FREQ_LIMIT.errmsg
     return ErrCode.BUSY, str(getattr(exc, "detail", exc))
 
 
 def _application_error(exc: ApplicationError, *, wechat: bool) -> Response:
     message = exc.message or (ErrCode(exc.errcode).errmsg if exc.errcode is not None else "")
     detail = _with_field(exc.field, message)
+    retry_after = getattr(exc, "retry_after", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after else None
     if wechat:
         errcode = exc.errcode if exc.errcode is not None else ERRCODE_BY_STATUS.get(exc.status_code, ErrCode.BUSY)
-        return Response(envelope(errcode, detail), status=exc.status_code)
+        return Response(envelope(errcode, detail), status=exc.status_code, headers=headers)
     body = {"detail": detail, "code": exc.code}
     if exc.field:
         body["field"] = exc.field
-    return Response(body, status=exc.status_code)
+    return Response(body, status=exc.status_code, headers=headers)
 
 
 def api_exception_handler(exc, context):

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_celery_beat",
     "import_export",
+    "axes",  # admin login lock-out
     "schools",
     "contacts",
     "calls",
@@ -52,6 +53,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.RequestBodyLimitMiddleware",  # before anything reads a body
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -60,7 +62,21 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
+
+# --- Staff logins ---------------------------------------------------------------------------
+# django-axes locks a username from an address after AXES_FAILURE_LIMIT wrong passwords, for
+# AXES_COOLOFF_TIME, counted in the shared cache; the portal's own client address (core.net).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = env.int("ADMIN_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("ADMIN_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "core.net.client_ip"
+AXES_ENABLE_ADMIN = False  # nothing to show: attempts live in the cache
+SESSION_COOKIE_AGE = env.int("STAFF_SESSION_HOURS", default=8) * 3600  # seconds; Django's default is 14 days
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -86,6 +102,10 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+if CACHES["default"]["BACKEND"].endswith("LocMemCache"):
+    # One process's memory (local development, tests): django-axes warns that a lock-out is not
+    # shared between processes; production uses a shared cache (CACHE_URL).
+    SILENCED_SYSTEM_CHECKS = ["axes.W001"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -121,6 +141,9 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=3600)
     SECURE_CONTENT_TYPE_NOSNIFF = True
 
+# Proxies in front of the portal that append to X-Forwarded-For (core.net.client_ip).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["contacts.authentication.ParentTokenAuthentication"],
@@ -129,7 +152,18 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.exceptions.api_exception_handler",
-    "DEFAULT_THROTTLE_RATES": {"login": env("LOGIN_THROTTLE_RATE", default="30/minute")},
+    # Abuse limits by scope (core.throttling), counted in the shared cache. "<scope>_address" is per
+    # client address, "_appid" per vendor appid, "_device" per API client and device.
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env("LOGIN_THROTTLE_RATE", default="30/minute"),  # per address (no one is logged in)
+        "bind": env("BIND_THROTTLE_RATE", default="30/minute"),  # per parent: bind, share links, scenes
+        "bind_address": env("BIND_ADDRESS_THROTTLE_RATE", default="120/minute"),
+        "token_appid": env("TOKEN_APPID_THROTTLE_RATE", default="60/hour"),  # /cgi-bin/token
+        "token_address": env("TOKEN_ADDRESS_THROTTLE_RATE", default="30/minute"),
+        "device_check_device": env("DEVICE_CHECK_THROTTLE_RATE", default="120/minute"),  # check and call plan
+    },
+    # The client address of every throttle: REMOTE_ADDR, or behind proxies the one they saw.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -167,6 +201,11 @@ BINDING_PENDING_MINUTES = env.int("BINDING_PENDING_MINUTES", default=30)  # an a
 # --- Portal ---------------------------------------------------------------------------------
 PARENT_TOKEN_TTL = timedelta(days=env.int("PARENT_TOKEN_TTL_DAYS", default=7))
 API_ACCESS_TOKEN_TTL = timedelta(seconds=7200)  # REFERENCE.md §5: expires_in 7200
+API_ACCESS_TOKEN_OVERLAP = timedelta(seconds=300)  # earlier tokens stay valid this long after a new one
+# Request bodies (core.middleware): JSON APIs, and everything else (the admin's roster uploads).
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=256 * 1024)
+UPLOAD_MAX_BODY_BYTES = env.int("UPLOAD_MAX_BODY_BYTES", default=20 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BODY_BYTES
 # The mini-program page that opens a share link; the token is appended as ?token=.
 SHARE_LINK_PAGE_PATH = env("SHARE_LINK_PAGE_PATH", default="/pages/bind-contact/index")
 # The mini-program page where a parent enters a claim code: the letters' mini-program codes open it

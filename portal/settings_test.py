@@ -21,3 +21,4 @@ WHITENOISE_USE_FINDERS = True
 # Tests share one local-memory cache per process: cache-expiry tests move its clock, and parallel
 # runs on one machine must not see each other's throttling counters or WeChat token locks.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+SILENCED_SYSTEM_CHECKS = ["axes.W001"]  # the tests' one-process cache (see settings.py)

@@ -5,6 +5,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers
 from rest_framework.response import Response
 
+from core.throttling import AddressRateThrottle, AppidRateThrottle
 from core.wechat.views import WeChatCompatibleApi, wechat_responses
 from schools.services.api_clients import api_access_token_grant
 
@@ -13,11 +14,15 @@ class AccessTokenApi(WeChatCompatibleApi):
     """``GET /cgi-bin/token?grant_type=client_credential&appid=&secret=`` → ``{access_token, expires_in}``.
 
     ``expires_in`` is 7200 seconds. Errors ``{errcode, errmsg}``: 40002 bad grant_type, 41002 /
-    41004 appid / secret missing (HTTP 400), 40013 unknown appid, 40001 wrong secret (HTTP 401).
+    41004 appid / secret missing (HTTP 400), 40001 unknown appid or wrong secret alike (HTTP 401),
+    45009 (HTTP 429, ``Retry-After``) past the limits per appid and per address.
     """
 
     authentication_classes = []
     permission_classes = []
+    # Per appid and per address; WeChat answers 45009 when its own limit is reached.
+    throttle_classes = [AppidRateThrottle, AddressRateThrottle]
+    throttle_scope = "token"
 
     @extend_schema(
         parameters=[

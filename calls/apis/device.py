@@ -15,6 +15,7 @@ from calls.selectors.clients import device_get_for_client, student_get_for_clien
 from calls.services.call_events import EVENT_NAMES, CallEvent, call_event_ingest
 from core.errors import ApplicationError
 from core.fields import StrictCharField
+from core.throttling import DeviceRateThrottle
 from core.wechat.errcodes import ErrCode
 from core.wechat.views import WeChatCompatibleApi, wechat_response, wechat_responses, wechat_schema
 from schools.authentication import AccessTokenAuthentication, IsApiClient
@@ -119,6 +120,9 @@ class CallCheckApi(DeviceApi):
     contact and authorization, calling windows, today's calls.
     """
 
+    throttle_classes = [DeviceRateThrottle]  # per API client and device (core.throttling)
+    throttle_scope = "device_check"
+
     class CallCheckInputSerializer(serializers.Serializer):
         sn = StrictCharField(max_length=128)
         model_id = StrictCharField(max_length=64)
@@ -156,6 +160,9 @@ class CallPlanApi(DeviceApi):
     device may call now by its call mode, in order; ``ring_timeout`` in seconds (≤ 60). Six queries
     in all: access token, device, student with its policy, calling windows, today's calls, contacts.
     """
+
+    throttle_classes = [DeviceRateThrottle]  # per API client and device (core.throttling)
+    throttle_scope = "device_check"
 
     @extend_schema(
         parameters=[OpenApiParameter("sn", str, required=True), OpenApiParameter("model_id", str, required=True)],

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from calls.models import BusinessType, CallRecord, RoomType
 from calls.selectors.clients import device_get_for_client, student_get_for_client
 from calls.services.authorizations import authorizations_mark_stale
-from contacts.models import Parent
+from contacts.selectors.contacts import parent_of_school
 from contacts.services.parents import parent_voip_scope_lost
 from contacts.services.reconciliation import bindings_reconcile_soon
 from core.errors import ApplicationError, Conflict
@@ -135,9 +135,11 @@ def _mode_business_type(device) -> int:
 def _init_failed(*, record: CallRecord, device, err_code, now: datetime) -> None:
     """What a refused initByCaller tells about the listener (REFERENCE.md §2, §4; FAQ 3.6).
 
-    errCode 8: the parent's scope.voip is gone (its mini-program asks again). errCode 9 in hardware
-    mode: its authorizations of the device are stale; in face-pay mode: WeChat does not have it as
-    a contact of the student, so the student's contacts are checked against WeChat.
+    errCode 8: the parent's scope.voip is gone (its mini-program asks again). ``record.parent`` is
+    only ever a parent of the device's school (``parent_of_school``): a vendor's report never
+    reaches another school's parents. errCode 9 in hardware mode: its authorizations of the device are stale; in
+    face-pay mode: WeChat does not have it as a contact of the student, so the student's contacts
+    are checked against WeChat.
     """
     if err_code == ErrCode.NO_SCOPE:
         parent_voip_scope_lost(parent=record.parent, now=now)
@@ -179,7 +181,7 @@ def call_event_ingest(*, client: ApiClient, event: CallEvent) -> CallRecord:
             "device": device,
             "student": student,
             "openid": event.openid,
-            "parent": Parent.objects.filter(openid=event.openid).first(),
+            "parent": parent_of_school(openid=event.openid, school_id=device.school_id),
             "room_type": event.room_type if event.room_type in RoomType.values else RoomType.VOICE,
             "business_type": event.business_type
             if event.business_type in BusinessType.values

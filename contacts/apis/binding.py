@@ -17,6 +17,7 @@ from contacts.services.binding import admin_bind, bind_event_report, share_link_
 from contacts.services.share_links import share_link_create
 from core.errors import NotFound
 from core.fields import StrictCharField
+from core.throttling import AddressRateThrottle, ScopedRateThrottle
 
 RELATION_MAX = Contact._meta.get_field("relation").max_length
 PLUGIN_PATH_MAX = ShareLink._meta.get_field("plugin_path").max_length
@@ -87,6 +88,10 @@ class AdminBindApi(APIView):
     ``CLAIM_CODE_WINDOW``, until that window ends.
     """
 
+    # Guessing tokens, scenes or claim codes: per parent and per address (core.throttling).
+    throttle_classes = [ScopedRateThrottle, AddressRateThrottle]
+    throttle_scope = "bind"
+
     @extend_schema(
         request=AdminBindInputSerializer,
         responses={
@@ -139,6 +144,10 @@ class ShareLinkDetailApi(APIView):
     → ``{user_name, user_avatar, school, expires_at, state, plugin_path}``; 404 for an unknown token.
     """
 
+    # Guessing tokens, scenes or claim codes: per parent and per address (core.throttling).
+    throttle_classes = [ScopedRateThrottle, AddressRateThrottle]
+    throttle_scope = "bind"
+
     class ShareLinkDetailOutputSerializer(serializers.Serializer):
         user_name = serializers.CharField()
         user_avatar = serializers.CharField()
@@ -163,6 +172,10 @@ class SceneDetailApi(APIView):
     /api/v1/students/{user_id}/admin``. Any logged-in parent may ask (the code is printed for the
     family to scan); 404 naming ``scene`` for an unknown scene or an inactive student or school.
     """
+
+    # Guessing tokens, scenes or claim codes: per parent and per address (core.throttling).
+    throttle_classes = [ScopedRateThrottle, AddressRateThrottle]
+    throttle_scope = "bind"
 
     class SceneDetailOutputSerializer(serializers.Serializer):
         user_id = serializers.CharField()
@@ -189,6 +202,10 @@ class ShareLinkBindApi(APIView):
     ``plugin_path`` and reports the plugin's event. Refused (seed 003 §2.5) → ``binded`` 200,
     ``auth`` 403, ``invalid`` 404, ``overload`` 409, ``expire`` 410.
     """
+
+    # Guessing tokens, scenes or claim codes: per parent and per address (core.throttling).
+    throttle_classes = [ScopedRateThrottle, AddressRateThrottle]
+    throttle_scope = "bind"
 
     @extend_schema(request=RelationInputSerializer, responses=BIND_RESPONSES, tags=["binding"])
     def post(self, request, token):

@@ -88,6 +88,12 @@ def parent_school_ids(*, parent: Parent):
     return Contact.objects.of_active_students().filter(parent=parent).values("student__school_id")
 
 
+def parent_of_school(*, openid: str, school_id: int) -> Parent | None:
+    """The parent ``openid`` if it is a contact of a student of the school ``school_id``, else None:
+    what a vendor of that school may name (a call's listener), never another school's parent."""
+    return Parent.objects.filter(openid=openid, contacts__student__school_id=school_id).distinct().first()
+
+
 def pending_actions(*, parent: Parent) -> list[dict]:
     """What the caller, as admin contact, has to carry out at WeChat with the plugin (seed 003 §2.3,
     §2.4): ``[{user_id, delete_openid_list, new_admin_openid}]`` for each active student where a

@@ -78,6 +78,7 @@ def claim_code_check(*, student: Student, claim_code: str) -> ClaimCode:
             _("Too many wrong claim codes for this student; try again later."),
             field="claim_code",
             code="claim_code_locked",
+            retry_after=int(settings.CLAIM_CODE_WINDOW.total_seconds()),  # at most: the window started earlier
         )
     live = ClaimCode.objects.live().filter(student=student).first()
     digest = _claim_code_digest(student=student, code=claim_code)

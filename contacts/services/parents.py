@@ -49,7 +49,7 @@ def _openid_from_code(code: str) -> Session:
                 _("The wx.login code has already been used."), field="code", code="code_used"
             ) from exc
         if exc.errcode == ErrCode.RATE_LIMITED:
-            raise TooManyRequests(_("Too many logins for now; try again in a minute.")) from exc
+            raise TooManyRequests(_("Too many logins for now; try again in a minute."), retry_after=60) from exc
         raise UpstreamError(_("WeChat refused the login (errcode %(errcode)s).") % {"errcode": exc.errcode}) from exc
 
 

@@ -38,6 +38,7 @@ class ErrCode(IntEnum):
     APPID_MISSING = 41002, "appid missing"
     SECRET_MISSING = 41004, "secret missing"
     TOKEN_EXPIRED = 42001, "access_token expired"
+    FREQ_LIMIT = 45009, "api freq out of limit"  # the portal's abuse limits on WeChat-compatible endpoints
     RATE_LIMITED = 45011, "api minute-quota reach limit"
     BAD_DATA = 47001, "data format error"
     API_UNAUTHORIZED = 48001, "api unauthorized"  # FAQ 3.2: no hardware-device access

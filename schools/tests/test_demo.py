@@ -3,6 +3,7 @@
 import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
+from django.test import RequestFactory
 
 from schools.models import ApiClient, Device, DeviceGroup, School, Student
 from schools.selectors import api_client_secret_matches
@@ -25,7 +26,7 @@ def test_load_demo_loads_a_realistic_school_and_is_idempotent(capsys):
     assert all("\u4e00" <= ch <= "\u9fff" for ch in Student.objects.first().name)
     out = capsys.readouterr().out
     assert "demo-admin" in out and "demo-pass-123" in out
-    user = authenticate(username="demo-admin", password="demo-pass-123")
+    user = authenticate(RequestFactory().post("/admin/login/"), username="demo-admin", password="demo-pass-123")
     assert user is not None and user.is_staff and user.staff_membership.school == school
 
     secret = out.split("secret ")[-1].strip()

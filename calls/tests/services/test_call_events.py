@@ -8,7 +8,7 @@ import pytest
 from calls.models import CallRecord, DeviceAuthorization
 from calls.services.call_events import CallEvent, call_event_ingest
 from calls.tests.factories import DeviceAuthorizationFactory
-from contacts.tests.factories import ParentFactory
+from contacts.tests.factories import ContactFactory
 from core.errors import ApplicationError, Conflict, NotFound
 from schools.tests.factories import ApiClientFactory, DeviceFactory, DeviceGroupFactory, StudentFactory
 
@@ -20,7 +20,7 @@ def call():
     student = StudentFactory()
     group = DeviceGroupFactory(school=student.school)
     device = DeviceFactory(school=student.school, group=group)
-    parent = ParentFactory()
+    parent = ContactFactory(student=student).parent  # a listener is a parent of the device's school
     client = ApiClientFactory(schools=[student.school])
     return {"student": student, "device": device, "parent": parent, "group": group, "client": client}
 
@@ -150,3 +150,16 @@ def test_err_code_9_marks_the_authorization_stale_once(call):
     assert group_auth.stale and group_auth.source == "call_error"
     assert not other.stale  # another device's record is untouched
     assert DeviceAuthorization.objects.filter(stale=True).count() == 1
+
+
+def test_err_code_8_clears_the_scope_of_a_parent_of_the_devices_school_only(call):
+    stranger = ContactFactory(student=StudentFactory()).parent  # a parent of another school only
+    send(
+        call, "initByCallerFail", {"errCode": 8, "errMsg": "initByCaller:fail"}, room="room-8a", openid=stranger.openid
+    )
+    stranger.refresh_from_db()
+    assert stranger.voip_scope_granted  # a vendor's report never reaches another school's parents
+    assert CallRecord.objects.get(room_id="room-8a").parent is None  # nor links them to this school's call
+    send(call, "initByCallerFail", {"errCode": 8, "errMsg": "initByCaller:fail"}, room="room-8b")
+    call["parent"].refresh_from_db()
+    assert not call["parent"].voip_scope_granted and call["parent"].voip_scope_lost_at is not None

@@ -58,7 +58,7 @@ def test_token_of_a_deactivated_client_is_40001(api, vendor, access_token):
 
 
 def test_token_of_a_client_whose_school_was_deactivated_is_40001(api, vendor, access_token, school):
-    """A deactivated school's vendor can no longer get a token (40013 above); the ones it holds stop too."""
+    """A deactivated school's vendor can no longer get a token (40001 above); the ones it holds stop too."""
     student = StudentFactory(school=school)
     ContactFactory(student=student, role=Contact.Role.ADMIN)
     school.is_active = False

@@ -76,10 +76,13 @@ def test_missing_secret_is_41004(api, vendor, secret):
 
 
 @pytest.mark.parametrize("appid", ["wx0000000000000000", "x" * 500, "wx\x00nul"], ids=["unknown", "long", "nul-byte"])
-def test_unknown_appid_is_40013(api, vendor, appid):
-    _client, secret = vendor
+def test_unknown_appid_answers_like_a_wrong_secret(api, vendor, appid):
+    """One answer for an unknown appid and a wrong secret: appids cannot be enumerated (issue 9 §4)."""
+    client, secret = vendor
 
-    assert_wechat_error(get_token(api, appid, secret), 40013, 401)
+    unknown = assert_wechat_error(get_token(api, appid, secret), 40001, 401)
+    wrong = assert_wechat_error(get_token(api, client.appid, secret + "x"), 40001, 401)
+    assert unknown == wrong
     assert not ApiAccessToken.objects.exists()
 
 
@@ -98,21 +101,21 @@ def test_secret_of_another_client_is_40001(api, vendor, school):
     assert_wechat_error(get_token(api, client.appid, other_secret), 40001, 401)
 
 
-def test_inactive_client_is_40013(api, vendor):
+def test_inactive_client_is_40001(api, vendor):
     client, secret = vendor
     client.is_active = False
     client.save(update_fields=["is_active"])
 
-    assert_wechat_error(get_token(api, client.appid, secret), 40013, 401)
+    assert_wechat_error(get_token(api, client.appid, secret), 40001, 401)
     assert not ApiAccessToken.objects.exists()
 
 
-def test_client_of_an_inactive_school_is_40013(api, vendor, school):
+def test_client_of_an_inactive_school_is_40001(api, vendor, school):
     client, secret = vendor
     school.is_active = False
     school.save(update_fields=["is_active"])
 
-    assert_wechat_error(get_token(api, client.appid, secret), 40013, 401)
+    assert_wechat_error(get_token(api, client.appid, secret), 40001, 401)
 
 
 def test_reissued_secret_replaces_the_old_one_and_its_tokens(api, vendor):
