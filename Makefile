@@ -14,9 +14,16 @@ $(VENV)/.installed: requirements.txt
 install: $(VENV)/.installed
 
 ## run: set up (venv, migrations, demo school) and serve the portal with a Celery worker and beat.
-# Local development settings for manage.py; production sets its environment instead.
+# A developer's conveniences, read by portal.settings.local only (manage.py, make run); production
+# settings never read it. DEBUG needs no line: the local settings turn it on.
 .env:
-	printf '# Local development only (written by make run; not committed)\nDEBUG=1\nWECHAT_SANDBOX=1\n' > $@
+	printf '%s\n' \
+	  '# Local development only: read by portal.settings.local, never by production (written by make run; not committed).' \
+	  '# The portal plays WeChat (wx.login codes "sandbox:<openid>"); 0 to talk to WeChat with WECHAT_APPID/WECHAT_SECRET.' \
+	  'WECHAT_SANDBOX=1' \
+	  '# DATABASE_URL=postgres://postgres@127.0.0.1:5432/portal' \
+	  '# CELERY_BROKER_URL=redis://127.0.0.1:6379/0' \
+	  > $@
 
 run: install .env
 	bin/run

@@ -5,7 +5,7 @@
 - Celery tasks queued by the code under test run eagerly, in the test's thread (a real worker
   runs in ``portal/tests/test_celery.py``); WeChat is a closed local port unless the test starts
   the fake WeChat (``fake_wechat``), so no test ever reaches the real WeChat
-  (``portal.settings_test``).
+  (``portal.settings.test``).
 """
 
 import os

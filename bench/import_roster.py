@@ -27,8 +27,9 @@ from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-os.environ.setdefault("SECRET_KEY", "bench-only-secret-key")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.local")  # a developer's machine
+os.environ.setdefault("DEBUG", "0")  # timings without DEBUG's query log
+os.environ.setdefault("WECHAT_SANDBOX", "0")  # the sandbox needs DEBUG (and an import never talks to WeChat)
 
 import django
 

@@ -1,11 +1,26 @@
-"""The Celery app: reads ``CELERY_*`` settings and autodiscovers ``tasks.py`` of every app."""
+"""The Celery app: reads ``CELERY_*`` settings and autodiscovers ``tasks.py`` of every app.
+
+Production settings unless DJANGO_SETTINGS_MODULE says otherwise (``make run`` sets the local ones).
+"""
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+from core.logging import RedactSecretsFilter
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.production")
 
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.after_setup_logger.connect
+@signals.after_setup_task_logger.connect
+def redact_secrets_in_worker_logs(logger, **kwargs):
+    """A worker replaces the root logger's handlers with its own (worker_hijack_root_logger): they
+    redact secrets too, as LOGGING's do (core.logging)."""
+    for handler in logger.handlers:
+        if not any(isinstance(f, RedactSecretsFilter) for f in handler.filters):
+            handler.addFilter(RedactSecretsFilter())

@@ -2,14 +2,21 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 
 from contacts.apis.wechat import VoipContactListApi
-from core.errors import NotFound
+from core.error_views import page_not_found
 from schools.apis import AccessTokenApi
+
+# Under /api/, /cgi-bin/ and /wxa/ errors answer JSON in the API's shape (core.error_views);
+# elsewhere Django's pages. With DEBUG on, Django shows its debug pages instead of these handlers
+# (except under /api/, which api_not_found catches).
+handler400 = "core.error_views.bad_request"
+handler403 = "core.error_views.permission_denied"
+handler404 = "core.error_views.page_not_found"
+handler500 = "core.error_views.server_error"
 
 
 @extend_schema(exclude=True)
@@ -17,8 +24,8 @@ from schools.apis import AccessTokenApi
 @authentication_classes([])
 @permission_classes([])
 def api_not_found(request, *args, **kwargs):
-    """Unknown paths under /api/ answer 404 like every other API error (``core.exceptions``)."""
-    raise NotFound(_("Not found."))
+    """Unknown paths under /api/ answer 404 like every other API error, DEBUG or not (``core.error_views``)."""
+    return page_not_found(request, None)
 
 
 urlpatterns = [

@@ -84,8 +84,8 @@ def bindings_reconcile(*, student_id: int, now: datetime | None = None) -> dict:
     row is locked; the changes are one transaction under that lock.
     """
     cache.delete(_debounce_key(student_id))
-    student = Student.objects.get(pk=student_id)
-    if settings.WECHAT_SANDBOX:
+    student = Student.objects.filter(pk=student_id).first()
+    if student is None or settings.WECHAT_SANDBOX:  # deleted since the check was queued; or no WeChat
         return {"wechat": None, "changes": []}
     wechat = dict(WeChatClient.from_settings().get_voip_contact_list(student.user_id))
     with transaction.atomic():

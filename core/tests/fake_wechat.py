@@ -49,8 +49,8 @@ class FakeWeChat(ThreadingHTTPServer):
         self.requests: list[tuple[str, str, dict, dict | None]] = []
         self.raw_answer: tuple[int, bytes] | None = None  # force a status and body for every request
         # /cgi-bin/token
-        self.appid = "wx_test_appid"  # portal.settings_test.WECHAT_APPID
-        self.secret = "wx_test_secret"  # portal.settings_test.WECHAT_SECRET
+        self.appid = "wx_test_appid"  # portal.settings.test.WECHAT_APPID
+        self.secret = "wx_test_secret"  # portal.settings.test.WECHAT_SECRET
         self.token_expires_in = 7200  # seconds
         self.token_delay = 0.0  # seconds to sleep before answering /cgi-bin/token
         self.tokens_issued = 0

@@ -364,14 +364,25 @@ def test_sandbox_code_is_not_accepted_without_debug(api, fake_wechat, settings):
     assert not Parent.objects.filter(openid="oX").exists()
 
 
-def _import_settings(**overrides):
+# A production environment with everything portal.settings.production requires (nothing is contacted).
+PRODUCTION_ENV = {
+    "SECRET_KEY": "production-test-secret-key-that-is-long-and-random-enough-0123456789",
+    "DATABASE_URL": "postgres://portal@127.0.0.1:5432/portal",
+    "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+    "CACHE_URL": "rediscache://127.0.0.1:6379/1",
+}
+
+
+def _import_settings(module, **overrides):
+    """Import settings ``module`` in a fresh interpreter; prints ``DEBUG WECHAT_SANDBOX``."""
     env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "WECHAT_SANDBOX", "DJANGO_SETTINGS_MODULE"}}
-    env.update({"DJANGO_SETTINGS_MODULE": "portal.settings", "SECRET_KEY": "x", **overrides})
+    env.update({"DJANGO_SETTINGS_MODULE": module, **overrides})
     return subprocess.run(
         [
             sys.executable,
             "-c",
-            "import django; django.setup(); from django.conf import settings; settings.INSTALLED_APPS",
+            "import django; django.setup(); from django.conf import settings; "
+            "print(settings.DEBUG, settings.WECHAT_SANDBOX)",
         ],
         cwd=BASE_DIR,
         env=env,
@@ -381,16 +392,30 @@ def _import_settings(**overrides):
     )
 
 
-def test_sandbox_without_debug_refuses_to_start():
-    result = _import_settings(DEBUG="0", WECHAT_SANDBOX="1")
+def test_production_settings_keep_debug_and_the_sandbox_off_whatever_the_environment_says():
+    result = _import_settings("portal.settings.production", DEBUG="1", WECHAT_SANDBOX="1", **PRODUCTION_ENV)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]  # so a "sandbox:<openid>" code is an ordinary wx.login code
+
+
+def test_local_sandbox_without_debug_refuses_to_start():
+    result = _import_settings("portal.settings.local", DEBUG="0", WECHAT_SANDBOX="1")
 
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert "WECHAT_SANDBOX" in result.stderr
 
 
-@pytest.mark.parametrize("overrides", [{"DEBUG": "0", "WECHAT_SANDBOX": "0"}, {"DEBUG": "1", "WECHAT_SANDBOX": "1"}])
-def test_settings_start_when_sandbox_is_allowed(overrides):
-    result = _import_settings(**overrides)
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"DEBUG": "0", "WECHAT_SANDBOX": "0"}, ["False", "False"]),
+        ({"DEBUG": "1", "WECHAT_SANDBOX": "1"}, ["True", "True"]),
+    ],
+)
+def test_local_settings_start_when_sandbox_is_allowed(overrides, expected):
+    result = _import_settings("portal.settings.local", **overrides)
 
     assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == expected

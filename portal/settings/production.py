@@ -1,0 +1,80 @@
+"""A deployment: the default of ``wsgi.py``, ``asgi.py`` and ``celery.py``.
+
+Never reads a ``.env`` file: only the process environment. DEBUG and the WeChat sandbox are off
+as constants, whatever the environment says, so the sandbox login (``sandbox:<openid>``) cannot
+be turned on here. Refuses to start (ImproperlyConfigured) without ``SECRET_KEY``,
+``DATABASE_URL``, ``CELERY_BROKER_URL`` (a broker the worker shares: not kombu's filesystem or
+memory transport) and ``CACHE_URL`` (a cache every process shares: Redis or memcached), so
+nothing falls back to a development default. HTTPS only: secure cookies, HSTS, redirect to
+https; behind a TLS-terminating proxy set ``SECURE_PROXY_SSL_HEADER`` (opt-in: the proxy must
+set or strip that header). ``manage.py check --deploy`` reports no issue with these settings.
+"""
+
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import *  # noqa: F403
+from .base import env
+
+REQUIRED = ("SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "CACHE_URL")
+_missing = [name for name in REQUIRED if not os.environ.get(name, "").strip()]
+if _missing:
+    raise ImproperlyConfigured(
+        "portal.settings.production needs %s in the environment (it never reads .env); missing: %s."
+        % (", ".join(REQUIRED), ", ".join(_missing))
+    )
+
+DEBUG = False  # not read from the environment
+WECHAT_SANDBOX = False  # not read from the environment: no "sandbox:<openid>" login in production
+
+SECRET_KEY = env("SECRET_KEY")
+
+DATABASES = {"default": env.db("DATABASE_URL")}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DATABASES["default"].setdefault("CONN_MAX_AGE", CONN_MAX_AGE)  # noqa: F405
+
+CELERY_BROKER_URL = env("CELERY_BROKER_URL")
+if CELERY_BROKER_URL.split(":", 1)[0].lower() in {"filesystem", "memory"}:
+    raise ImproperlyConfigured(
+        f"CELERY_BROKER_URL must be a broker the worker and beat share (e.g. redis://…), not {CELERY_BROKER_URL}."
+    )
+
+# Login throttling, claim-code attempts, django-axes lock-outs and WeChat token locks are
+# counted in the cache: every process must see the same counts.
+SHARED_CACHE_BACKENDS = {
+    "django.core.cache.backends.redis.RedisCache",
+    "django_redis.cache.RedisCache",
+    "django.core.cache.backends.memcached.PyMemcacheCache",
+    "django.core.cache.backends.memcached.PyLibMCCache",
+}
+CACHES = {"default": env.cache("CACHE_URL")}
+if CACHES["default"]["BACKEND"] not in SHARED_CACHE_BACKENDS:
+    raise ImproperlyConfigured(
+        "CACHE_URL must be a cache every process shares (rediscache://… or pymemcache://…), "
+        f"not {CACHES['default']['BACKEND']}."
+    )
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = False  # serves what collectstatic gathered
+
+# --- HTTPS ----------------------------------------------------------------------------------
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+# Opt-in, e.g. SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https: only behind a proxy that
+# sets (or strips) that header on every request, else a client could claim https itself.
+_proxy_ssl_header = env.list("SECURE_PROXY_SSL_HEADER", default=[])
+if _proxy_ssl_header:
+    if len(_proxy_ssl_header) != 2:
+        raise ImproperlyConfigured(
+            "SECURE_PROXY_SSL_HEADER is a header and its value, e.g. HTTP_X_FORWARDED_PROTO,https."
+        )
+    SECURE_PROXY_SSL_HEADER = tuple(_proxy_ssl_header)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)  # a year, as HSTS preload lists ask
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
