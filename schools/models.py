@@ -432,6 +432,7 @@ class AuditLog(models.Model):
         WECHAT_CONTACT_REMOVED = "wechat_contact_removed", _("contact removal completed at WeChat")
         WECHAT_ROLE_ALIGNED = "wechat_role_aligned", _("role aligned with WeChat")
         WECHAT_OVER_LIMIT = "wechat_over_limit", _("more contacts at WeChat than the school's limit")
+        WEBHOOK_SECRET_ISSUED = "webhook_secret_issued", _("webhook endpoint's secret issued")
 
     school = models.ForeignKey(
         School, on_delete=models.CASCADE, related_name="audit_logs", null=True, blank=True, verbose_name=_("school")
@@ -525,3 +526,115 @@ class ImportJob(models.Model):
         if self.status == self.Status.DONE:
             return 100
         return min(100, self.processed_rows * 100 // self.total_rows) if self.total_rows else 0
+
+
+# --- Events: the transactional outbox and its webhooks (schools.services.events) ---------------------
+
+
+class WebhookEndpoint(models.Model):
+    """Where events are POSTed: a school's own receiver, or a vendor API client's (for every school
+    it is granted). Signed with a secret derived from ``SECRET_KEY`` and ``secret_version``, shown
+    once when issued (``schools.services.events.webhook_secret``); nothing secret is stored."""
+
+    school = models.ForeignKey(
+        School,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="webhook_endpoints",
+        verbose_name=_("school"),
+    )
+    client = models.ForeignKey(
+        ApiClient,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="webhook_endpoints",
+        verbose_name=_("API client"),
+    )
+    url = models.URLField(_("URL"), max_length=500)
+    is_active = models.BooleanField(_("active"), default=True)
+    secret_version = models.PositiveIntegerField(_("secret version"), default=1, editable=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    school_path = ("school", "client__grants__school")
+    objects = SchoolScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
+        ordering = ["url", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(school__isnull=False, client__isnull=True) | Q(school__isnull=True, client__isnull=False),
+                name="webhook_endpoint_of_a_school_or_a_client",
+            )
+        ]
+
+    def __str__(self):
+        return self.url
+
+
+class OutboxEvent(models.Model):
+    """One event, written in the transaction of the change it tells (the transactional outbox).
+
+    ``event_id`` is the receivers' idempotency key. ``position`` orders events in commit order for
+    vendors who page through them (``GET /api/v1/device/events``): it is given after commit, one
+    writer at a time (``schools.services.events.outbox_positions_assign``).
+    """
+
+    event_id = models.UUIDField(_("event id"), unique=True, editable=False)
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="events", verbose_name=_("school"))
+    type = models.CharField(_("type"), max_length=64, db_index=True)
+    data = models.JSONField(_("data"), default=dict)
+    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    position = models.BigIntegerField(_("position"), null=True, blank=True, unique=True)
+
+    school_path = "school"
+    objects = SchoolScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.type} · {local_display(self.created_at)}"
+
+
+class WebhookDelivery(models.Model):
+    """An event's delivery to one endpoint: pending until the receiver answers 2xx, retried with
+    exponential backoff and jitter, ``dead`` after ``WEBHOOK_MAX_ATTEMPTS`` (staff may redeliver)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("pending")
+        DELIVERED = "delivered", _("delivered")
+        DEAD = "dead", _("failed for good")
+
+    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("event"))
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("webhook endpoint")
+    )
+    state = models.CharField(_("state"), max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), default=timezone.now, db_index=True)
+    last_attempt_at = models.DateTimeField(_("last attempt at"), null=True, blank=True)
+    last_status = models.PositiveIntegerField(_("last HTTP status"), null=True, blank=True)
+    last_error = models.CharField(_("last error"), max_length=500, blank=True)
+    latency_ms = models.PositiveIntegerField(_("latency (ms)"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+
+    school_path = "event__school"
+    objects = SchoolScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["event", "endpoint"], name="webhook_delivery_once_per_endpoint"),
+        ]
+        indexes = [models.Index(fields=["state", "next_attempt_at"], name="webhook_delivery_due")]
+
+    def __str__(self):
+        return f"{self.event} → {self.endpoint}"

@@ -21,6 +21,7 @@ from contacts.services.reconciliation import bindings_reconcile_soon
 from core.errors import ApplicationError, Conflict
 from core.wechat.errcodes import ErrCode
 from schools.models import ApiClient, CallMode
+from schools.services.events import event_emit
 
 # onVoipEvent names (REFERENCE.md §4), plus the portal's own ``initByCallerFail`` for a call that
 # initByCaller refused (data ``{errCode, errMsg}``).
@@ -193,6 +194,7 @@ def call_event_ingest(*, client: ApiClient, event: CallEvent) -> CallRecord:
     if (record.device_id, record.student_id, record.openid) != (device.pk, student.pk, event.openid):
         raise Conflict(_("This roomId belongs to another call."), field="roomId")
 
+    ended, billed = record.ended_at is not None, record.billed_seconds is not None
     seen = record.events.get(event.event_name)
     if seen is None:
         record.events[event.event_name] = {"data": data, "received_at": now.isoformat(), "keep_time": keep_time}
@@ -204,4 +206,28 @@ def call_event_ingest(*, client: ApiClient, event: CallEvent) -> CallRecord:
         return record  # a repeat: nothing changes
     _derive(record)
     record.save()
+    if not ended and record.ended_at is not None:
+        event_emit(school_id=record.school_id, type="call.finished", data=call_event_data(record), now=now)
+    if not billed and record.billed_seconds is not None:
+        event_emit(school_id=record.school_id, type="call.billed", data=call_event_data(record), now=now)
     return record
+
+
+def call_event_data(record: CallRecord) -> dict:
+    """What the ``call.finished`` / ``call.billed`` events tell (seconds; times in ISO 8601)."""
+    return {
+        "roomId": record.room_id,
+        "sn": record.device.sn,
+        "model_id": record.device.model_id,
+        "user_id": record.student.user_id,
+        "openid": record.openid,
+        "outcome": record.outcome,
+        "roomType": record.room_type,
+        "businessType": record.business_type,
+        "started_at": record.started_at,
+        "answered_at": record.answered_at,
+        "ended_at": record.ended_at,
+        "keepTime": record.keep_time,
+        "billed_seconds": record.billed_seconds,
+        "errCode": record.err_code,
+    }

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from contacts.models import BindEvent, Contact, Parent, ShareLink
 from schools.models import Student
+from schools.services.events import event_emit
 
 # errMsg of each bindContact type (seed 003 §2.5), in the plugin's "api:ok" / "api:fail …" style.
 BIND_ERRMSG = {
@@ -47,8 +48,9 @@ def bind_event_record(
     """Write one ``BindEvent`` of ``type`` for ``parent`` (and ``student``); call inside the change's transaction.
 
     ``err_msg`` defaults to the portal's message of ``type`` (a report keeps the plugin's own).
+    With a student, the outcome is also an outbox event (``bindContact``) for the school's systems.
     """
-    return BindEvent.objects.create(
+    event = BindEvent.objects.create(
         type=type,
         source=source,
         err_msg=(err_msg or BIND_ERRMSG[type])[:255],
@@ -57,6 +59,20 @@ def bind_event_record(
         student=student,
         share_link=share_link,
     )
+    if student is not None:
+        event_emit(
+            school_id=student.school_id,
+            type="bindContact",
+            data={
+                "type": event.type,
+                "errMsg": event.err_msg,
+                "userId": event.user_id,
+                "openid": event.openid,
+                "source": event.source,
+            },
+            now=event.created_at,
+        )
+    return event
 
 
 def bind_refusal(

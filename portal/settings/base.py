@@ -202,6 +202,17 @@ WECHAT_RECONCILE_PERIOD_HOURS = env.int("WECHAT_RECONCILE_PERIOD_HOURS", default
 WECHAT_RECONCILE_MAX_PER_MINUTE = env.int("WECHAT_RECONCILE_MAX_PER_MINUTE", default=120)
 BINDING_PENDING_MINUTES = env.int("BINDING_PENDING_MINUTES", default=30)  # an allowed binding WeChat never made
 
+# --- Events to the schools' and vendors' systems (schools.services.events) -------------------
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=5.0)  # seconds per POST
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)  # then the delivery is dead
+WEBHOOK_BACKOFF_SECONDS = env.int("WEBHOOK_BACKOFF_SECONDS", default=30)  # doubled each attempt, full jitter
+WEBHOOK_BACKOFF_MAX_SECONDS = env.int("WEBHOOK_BACKOFF_MAX_SECONDS", default=3600)
+WEBHOOK_SIGNATURE_TOLERANCE = 300  # seconds: how old a signature a receiver accepts (replay window)
+WEBHOOK_SWEEP_GRACE_SECONDS = 60  # a due delivery not sent this long is queued again by the sweeper
+WEBHOOK_SWEEP_BATCH = 1000  # deliveries the sweeper queues per run
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)  # local development: http:// receivers
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)  # receivers on private addresses
+
 # --- Portal ---------------------------------------------------------------------------------
 PARENT_TOKEN_TTL = timedelta(days=env.int("PARENT_TOKEN_TTL_DAYS", default=7))
 API_ACCESS_TOKEN_TTL = timedelta(seconds=7200)  # REFERENCE.md §5: expires_in 7200
@@ -255,6 +266,10 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile-device-groups": {  # WeChat's group membership, once a day at a quiet hour (CELERY_TIMEZONE)
         "task": "schools.tasks.reconcile_device_groups",
         "schedule": crontab(hour=3, minute=30),
+    },
+    "sweep-outbox": {  # events whose delivery message was lost, or never sent while the broker was down
+        "task": "schools.tasks.sweep_outbox",
+        "schedule": crontab(minute="*"),
     },
 }
 

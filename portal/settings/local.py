@@ -39,5 +39,8 @@ WHITENOISE_USE_FINDERS = True  # runserver serves the apps' static files without
 
 # The portal plays WeChat (see base.py); on by default here, WECHAT_SANDBOX=0 to talk to WeChat.
 WECHAT_SANDBOX = env.bool("WECHAT_SANDBOX", default=True)
+# A developer's receiver on this machine (e.g. http://127.0.0.1:9000/hook) may get the events.
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=True)
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=True)
 if WECHAT_SANDBOX and not DEBUG:
     raise ImproperlyConfigured("WECHAT_SANDBOX may only be enabled together with DEBUG.")

@@ -33,6 +33,8 @@ WECHAT_APPID = "wx_test_appid"
 WECHAT_SECRET = "wx_test_secret"
 WECHAT_API_BASE_URL = "http://127.0.0.1:9"  # tests that talk to WeChat start a fake server
 WECHAT_SANDBOX = False  # tests that need it turn it on (with DEBUG) through the settings fixture
+WEBHOOK_ALLOW_HTTP = True  # the tests' receivers are local HTTP servers; the URL rules have their own tests
+WEBHOOK_ALLOW_PRIVATE = True
 
 WHITENOISE_USE_FINDERS = True
 SECURE_SSL_REDIRECT = False

@@ -1,6 +1,33 @@
-"""The audit row every state change writes, in the change's transaction: who, what, when, why."""
+"""The audit row every state change writes, in the change's transaction: who, what, when, why.
+
+An audit row of a contact change (``EVENT_OF_ACTION``) also writes its outbox event
+(``schools.services.events``), so that every such change reaches the school's systems.
+"""
 
 from schools.models import AuditLog, School, Student
+from schools.services.events import events_emit
+
+CONTACT_CHANGED = "contact.changed"
+CONTACT_CHANGE_ACTIONS = [
+    AuditLog.Action.ADMIN_BOUND,
+    AuditLog.Action.CONTACT_BOUND,
+    AuditLog.Action.CONTACT_DELETED,
+    AuditLog.Action.CONTACT_UNBOUND,
+    AuditLog.Action.ADMIN_TRANSFERRED,
+    AuditLog.Action.STAFF_CONTACT_REMOVED,
+    AuditLog.Action.STAFF_ADMIN_TRANSFERRED,
+    AuditLog.Action.CONTACT_REMOVAL_REPORTED,
+    AuditLog.Action.ADMIN_TRANSFER_REPORTED,
+    AuditLog.Action.BINDING_RELEASED,
+    AuditLog.Action.WECHAT_CONTACT_CONFIRMED,
+    AuditLog.Action.WECHAT_CONTACT_FOUND,
+    AuditLog.Action.WECHAT_CONTACT_MISSING,
+    AuditLog.Action.WECHAT_CONTACT_REMOVED,
+    AuditLog.Action.WECHAT_ROLE_ALIGNED,
+]
+EVENT_OF_ACTION = dict.fromkeys(CONTACT_CHANGE_ACTIONS, CONTACT_CHANGED) | {
+    AuditLog.Action.STAFF_STUDENT_DEACTIVATED: "student.deactivated",
+}
 
 
 def audit_log_build(
@@ -28,12 +55,39 @@ def audit_log_build(
 
 
 def audit_log_record(**fields) -> AuditLog:
-    """Write one audit row (``audit_log_build``'s fields); call it inside the change's transaction."""
+    """Write one audit row (``audit_log_build``'s fields), and its event; call it inside the change's
+    transaction."""
     row = audit_log_build(**fields)
     row.save()
+    _events_of([row])
     return row
 
 
 def audit_logs_record(rows: list[AuditLog]) -> None:
-    """Write many audit rows (``audit_log_build``) at once; call it inside the change's transaction."""
+    """Write many audit rows (``audit_log_build``) at once, and their events; call it inside the
+    change's transaction."""
     AuditLog.objects.bulk_create(rows, batch_size=1000)
+    _events_of(rows)
+
+
+def _events_of(rows: list[AuditLog]) -> None:
+    """The outbox events of the rows whose action is an event (``EVENT_OF_ACTION``)."""
+    events_emit(
+        [
+            (
+                row.school_id,
+                EVENT_OF_ACTION[row.action],
+                {
+                    "action": row.action,
+                    "user_id": row.student.user_id if row.student_id else "",
+                    "actor_openid": row.actor_openid,
+                    "by_staff": row.actor_user_id is not None,
+                    "reason": row.reason,
+                    "detail": row.data,
+                },
+                row.created_at,
+            )
+            for row in rows
+            if row.action in EVENT_OF_ACTION and row.school_id is not None
+        ]
+    )
