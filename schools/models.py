@@ -589,6 +589,14 @@ class OutboxEvent(models.Model):
     data = models.JSONField(_("data"), default=dict)
     created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     position = models.BigIntegerField(_("position"), null=True, blank=True, unique=True)
+    audit_log = models.OneToOneField(
+        "AuditLog",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="event",
+        verbose_name=_("audit log entry"),
+    )
 
     school_path = "school"
     objects = SchoolScopedQuerySet.as_manager()

@@ -70,8 +70,14 @@ def audit_logs_record(rows: list[AuditLog]) -> None:
     _events_of(rows)
 
 
+def audit_log_has_event(row: AuditLog) -> bool:
+    """Whether ``row`` must have its outbox event (``EVENT_OF_ACTION``, of a school)."""
+    return row.action in EVENT_OF_ACTION and row.school_id is not None
+
+
 def _events_of(rows: list[AuditLog]) -> None:
-    """The outbox events of the rows whose action is an event (``EVENT_OF_ACTION``)."""
+    """The outbox events of the rows whose action is an event (``EVENT_OF_ACTION``), each tied to its row."""
+    rows = [row for row in rows if audit_log_has_event(row)]
     events_emit(
         [
             (
@@ -88,6 +94,6 @@ def _events_of(rows: list[AuditLog]) -> None:
                 row.created_at,
             )
             for row in rows
-            if row.action in EVENT_OF_ACTION and row.school_id is not None
-        ]
+        ],
+        audit_log_ids=[row.pk for row in rows],
     )

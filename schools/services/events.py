@@ -50,16 +50,27 @@ ERROR_MAX = 500  # characters of an error kept on the delivery
 # --- Writing events ------------------------------------------------------------------------------
 
 
-def events_emit(items: list[tuple[int, str, dict, datetime]]) -> list[OutboxEvent]:
+def events_emit(
+    items: list[tuple[int, str, dict, datetime]], *, audit_log_ids: list[int] | None = None
+) -> list[OutboxEvent]:
     """Write events ``[(school_id, type, data, time)]`` and their deliveries, in bulk; call inside the
-    change's transaction. ``data`` is JSON-able (dates become ISO strings). The deliveries are
-    queued when the transaction commits (and by ``outbox_sweep`` if that is lost)."""
+    change's transaction. ``data`` is JSON-able (dates become ISO strings); ``audit_log_ids`` (one per
+    item) ties each event to the audit row it tells. The deliveries are queued when the transaction
+    commits (and by ``outbox_sweep`` if that is lost)."""
     if not items:
         return []
+    audit_log_ids = audit_log_ids or [None] * len(items)
     events = OutboxEvent.objects.bulk_create(
         [
-            OutboxEvent(event_id=uuid.uuid4(), school_id=school_id, type=type_, data=_jsonable(data), created_at=at)
-            for school_id, type_, data, at in items
+            OutboxEvent(
+                event_id=uuid.uuid4(),
+                school_id=school_id,
+                type=type_,
+                data=_jsonable(data),
+                created_at=at,
+                audit_log_id=audit_log_id,
+            )
+            for (school_id, type_, data, at), audit_log_id in zip(items, audit_log_ids, strict=True)
         ]
     )
     school_ids = {event.school_id for event in events}
