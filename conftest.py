@@ -5,7 +5,7 @@
 - Celery tasks queued by the code under test run eagerly, in the test's thread (a real worker
   runs in ``portal/tests/test_celery.py``); WeChat is a closed local port unless the test starts
   the fake WeChat (``fake_wechat``), so no test ever reaches the real WeChat
-  (``portal.settings.test``).
+  (``portal.settings.test``); webhooks go to ``webhook_receiver``.
 """
 
 import os
@@ -19,6 +19,7 @@ from core.tests.fake_wechat import FakeWeChat
 from schools.services.api_clients import api_client_create
 from schools.tests.factories import SchoolFactory
 from schools.tests.vendor import get_token
+from schools.tests.webhook_receiver import WebhookReceiver
 
 
 def pytest_collection_modifyitems(config, items):
@@ -59,6 +60,14 @@ def fake_wechat(settings):
     """A local fake WeChat HTTP server; settings point the portal's WeChat client at it."""
     server = FakeWeChat().start()
     settings.WECHAT_API_BASE_URL = server.base_url
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def webhook_receiver():
+    """A school's webhook receiver (a local HTTP server that verifies signatures and dedupes by event id)."""
+    server = WebhookReceiver().start()
     yield server
     server.stop()
 

@@ -11,5 +11,6 @@ urlpatterns = [
     path("device/iot-bind-contacts", device.IotBindContactsApi.as_view(), name="device-iot-bind-contacts"),
     path("device/calls/check", device.CallCheckApi.as_view(), name="device-call-check"),
     path("device/calls/events", device.CallEventApi.as_view(), name="device-call-events"),
+    path("device/events", device.EventsApi.as_view(), name="device-events"),
     path("device/students/<str:user_id>/call-plan", device.CallPlanApi.as_view(), name="device-call-plan"),
 ]

@@ -433,6 +433,8 @@ class AuditLog(models.Model):
         WECHAT_ROLE_ALIGNED = "wechat_role_aligned", _("role aligned with WeChat")
         WECHAT_OVER_LIMIT = "wechat_over_limit", _("more contacts at WeChat than the school's limit")
         WEBHOOK_SECRET_ISSUED = "webhook_secret_issued", _("webhook endpoint's secret issued")
+        WEBHOOK_ENDPOINT_CHANGED = "webhook_endpoint_changed", _("webhook endpoint changed")
+        WEBHOOK_REDELIVERED = "webhook_redelivered", _("webhook deliveries sent again")
 
     school = models.ForeignKey(
         School, on_delete=models.CASCADE, related_name="audit_logs", null=True, blank=True, verbose_name=_("school")

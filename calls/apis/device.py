@@ -19,6 +19,7 @@ from core.throttling import DeviceRateThrottle
 from core.wechat.errcodes import ErrCode
 from core.wechat.views import WeChatCompatibleApi, wechat_response, wechat_responses, wechat_schema
 from schools.authentication import AccessTokenAuthentication, IsApiClient
+from schools.selectors import EVENTS_PAGE_MAX, event_payload, events_page
 
 OPENID_LIST_MAX = 100
 
@@ -274,4 +275,58 @@ class CallEventApi(DeviceApi):
             outcome=record.outcome,
             keep_time=record.keep_time,
             billed_seconds=record.billed_seconds,
+        )
+
+
+EVENT_SCHEMA = inline_serializer(
+    "PortalEvent",
+    {
+        "event_id": serializers.UUIDField(help_text="unique; the receiver's idempotency key"),
+        "type": serializers.CharField(
+            help_text="bindContact, contact.changed, student.deactivated, call.finished, call.billed"
+        ),
+        "school": serializers.IntegerField(),
+        "created_at": serializers.DateTimeField(),
+        "data": serializers.DictField(help_text="the type's own shape (README: Events)"),
+    },
+    many=True,
+)
+
+
+class EventsApi(DeviceApi):
+    """``GET /api/v1/device/events?cursor=&limit=`` — the webhook events, for vendors who cannot receive them.
+
+    The events of the client's schools after ``cursor`` (a position; 0 or absent from the start), in
+    commit order, at most ``limit`` (1 … 500, default 100) → ``{errcode: 0, errmsg: "ok", events:
+    [{event_id, type, school, created_at, data}], next_cursor, has_more}``; pass ``next_cursor`` next
+    time. The same events, bodies and ids as the webhooks (``schools.selectors.event_payload``), so
+    a vendor may use both and dedupe by ``event_id``. 400 (47001) names a bad ``cursor`` or ``limit``.
+    """
+
+    class EventsQuerySerializer(serializers.Serializer):
+        cursor = serializers.IntegerField(min_value=0, max_value=2**63 - 1, default=0)
+        limit = serializers.IntegerField(min_value=1, max_value=EVENTS_PAGE_MAX, default=100)
+
+    @extend_schema(
+        parameters=[EventsQuerySerializer],
+        responses=wechat_responses(
+            wechat_schema(
+                "EventsPage",
+                {
+                    "events": EVENT_SCHEMA,
+                    "next_cursor": serializers.IntegerField(help_text="pass as cursor next time"),
+                    "has_more": serializers.BooleanField(),
+                },
+            ),
+            400,
+            401,
+        ),
+        tags=["device"],
+    )
+    def get(self, request):
+        query = self.EventsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        events, next_cursor, has_more = events_page(client=request.user, **query.validated_data)
+        return wechat_response(
+            events=[event_payload(event) for event in events], next_cursor=next_cursor, has_more=has_more
         )

@@ -41,6 +41,10 @@ def test_remove_contact_records_reason_event_and_audit(family):
     assert not BindEvent.objects.exists()  # the cancel comes when WeChat's list drops it
     row = AuditLog.objects.get(action="staff_contact_removed")
     assert (row.actor_user, row.reason, row.student) == (family["user"], "家长申请解绑", family["student"])
+    # The school's systems are told, in the same transaction (the outbox).
+    assert (row.event.type, row.event.school) == ("contact.changed", family["student"].school)
+    assert row.event.data["by_staff"] and row.event.data["reason"] == "家长申请解绑"
+    assert row.event.data["user_id"] == family["student"].user_id
 
 
 def test_reason_is_required_and_scope_is_enforced(family):

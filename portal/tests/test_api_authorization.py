@@ -50,6 +50,7 @@ from contacts.services.parents import parent_token_revoke
 from contacts.tests.factories import ContactFactory
 from schools.authentication import AccessTokenAuthentication, IsApiClient
 from schools.models import ApiAccessToken, CallMode, StaffMembership
+from schools.services.events import event_emit, outbox_positions_assign
 from schools.tests.factories import (
     ApiClientFactory,
     DeviceFactory,
@@ -371,6 +372,12 @@ def check_call_plan(w, actor, body):
     assert [c["open_id"] for c in body["contact_list"]] == [w.admin.openid]  # the one who authorized the phone
 
 
+def check_own_events(w, actor, body):
+    own = w.event if actor == "school_client" else w.other_event
+    assert [e["event_id"] for e in body["events"]] == [str(own.event_id)]
+    assert body["next_cursor"] == own.position and body["has_more"] is False
+
+
 def check_voip_contact_list(w, actor, body):
     assert sorted(c["open_id"] for c in body["contact_list"]) == sorted([w.admin.openid, w.ordinary.openid])
 
@@ -416,6 +423,7 @@ OUTBOX = {"schools.OutboxEvent", "schools.WebhookDelivery"}
 
 def may_change(outcome) -> set[str]:
     return outcome.changes | (OUTBOX if outcome.changes & EVENT_SOURCES else set())
+
 
 RULES = {
     # --- parents' sessions (contacts.apis.parents)
@@ -569,6 +577,11 @@ RULES = {
         client=ok(check=check_call_plan, errcode=0),
         other_client=refused(404, errcode=9300001),
     ),
+    ("api/v1/device/events", "GET"): client_rule(
+        lambda w: Req("/api/v1/device/events", query={"cursor": 0}),
+        client=ok(check=check_own_events, errcode=0),
+        other_client=ok(check=check_own_events, errcode=0),  # its own school's, and no other
+    ),
     # --- WeChat-compatible (schools.apis, contacts.apis.wechat)
     ("wxa/business/getvoipcontactlist", "POST"): client_rule(
         lambda w: Req("/wxa/business/getvoipcontactlist", body={"user_id": w.student.user_id}),
@@ -657,6 +670,11 @@ def build_world() -> SimpleNamespace:
         expires_at=now + timedelta(hours=24),
     )
     scene = MiniProgramScene.objects.create(student=student, code="AuthzScene0001").code
+    event = event_emit(school_id=school.pk, type="contact.changed", data={"user_id": student.user_id})
+    other_event = event_emit(school_id=other_school.pk, type="contact.changed", data={"user_id": other_student.user_id})
+    outbox_positions_assign()
+    event.refresh_from_db()
+    other_event.refresh_from_db()
     DeviceAuthorizationFactory(parent=admin, device=device)
     DeviceAuthorizationFactory(parent=other_school_parent, device=other_device)
     two_days_ago = now - timedelta(days=2)
@@ -745,6 +763,8 @@ def build_world() -> SimpleNamespace:
         room_admin=room_admin,
         room_ordinary=room_ordinary,
         room_other=room_other,
+        event=event,
+        other_event=other_event,
         bearer=bearer,
         token_row=token_row,
         revoked_token=revoked_token,
@@ -812,7 +832,9 @@ def attempt(w, actor: str, method: str, req: Req, outcome: Outcome, extra_check=
             if outcome.status >= 400 and body is not None and set(body) != {"errcode", "errmsg"}:
                 problems.append(f"a WeChat-compatible refusal is {{errcode, errmsg}}, not {body}")
         if changed - may_change(outcome):
-            problems.append(f"changed {sorted(changed - may_change(outcome))} (may change {sorted(may_change(outcome))})")
+            problems.append(
+                f"changed {sorted(changed - may_change(outcome))} (may change {sorted(may_change(outcome))})"
+            )
         checks = [c for c in (outcome.check, extra_check) if c is not None]
         if not problems and method != "HEAD":
             for check in checks:

@@ -16,6 +16,8 @@ from contacts.services.share_links import share_link_create
 from contacts.tasks import expire_share_links, purge_expired_tokens
 from contacts.tests.factories import ContactFactory, ParentFactory
 from portal.celery import app
+from schools.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
+from schools.services.events import webhook_secret
 from schools.tasks import purge_expired_api_tokens
 from schools.tests.factories import StudentFactory
 
@@ -107,3 +109,24 @@ def test_a_report_has_a_real_worker_check_wechat(fake_wechat, settings, redis_wo
 
     assert wait_for(lambda: Contact.objects.get(parent=parent).state == Contact.State.CONFIRMED)
     assert "/wxa/business/getvoipcontactlist" in fake_wechat.paths()
+
+
+@pytest.mark.postgres
+@pytest.mark.celery_worker
+@pytest.mark.django_db(transaction=True)
+def test_a_bind_reaches_the_schools_webhook_through_a_real_worker(redis_worker, webhook_receiver):
+    """The outbox end to end: the bind commits its audit row and event; the queued task, run by a
+    worker from Redis, POSTs it signed; the receiver gets the event once."""
+    student = StudentFactory()
+    endpoint = WebhookEndpoint.objects.create(school=student.school, url=webhook_receiver.url())
+    webhook_receiver.secrets["/hook"] = webhook_secret(endpoint)
+    parent = ParentFactory(openid="oWebhookMama")
+
+    assert admin_bind(parent=parent, user_id=student.user_id).allowed
+
+    event = OutboxEvent.objects.get(school=student.school, type="contact.changed")
+    assert wait_for(lambda: str(event.event_id) in webhook_receiver.events)
+    body = webhook_receiver.events[str(event.event_id)]
+    assert body["data"]["action"] == "admin_bound" and body["data"]["user_id"] == student.user_id
+    assert wait_for(lambda: WebhookDelivery.objects.get(event=event).state == WebhookDelivery.State.DELIVERED)
+    assert webhook_receiver.duplicates == 0

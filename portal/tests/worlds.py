@@ -1,5 +1,6 @@
 """Schools with a row of every model the admin shows (``make_world``): the tenancy and role tests walk them."""
 
+import uuid
 from datetime import time, timedelta
 
 from django.contrib.auth.models import Permission
@@ -19,7 +20,7 @@ from contacts.models import (
     ShareLink,
 )
 from contacts.tests.factories import ContactFactory
-from schools.models import AuditLog, ImportJob
+from schools.models import AuditLog, ImportJob, OutboxEvent, WebhookDelivery, WebhookEndpoint
 from schools.services.api_clients import api_access_token_issue, api_client_create
 from schools.tests.factories import (
     DeviceFactory,
@@ -67,6 +68,11 @@ def make_world(tag: str):
     CallRecord.objects.create(
         room_id=f"room-{m}", school=school, device=device, student=student, parent=parent, openid=parent.openid
     )
+    endpoint = WebhookEndpoint.objects.create(school=school, url=f"https://hooks-{m}.example/portal")
+    event = OutboxEvent.objects.create(
+        event_id=uuid.uuid4(), school=school, type="contact.changed", data={"reason": f"原因{m}"}
+    )
+    WebhookDelivery.objects.create(event=event, endpoint=endpoint, attempts=1, last_status=500, last_error=f"错{m}")
     ImportJob.objects.create(school=school, kind=ImportJob.Kind.STUDENTS, file_name=f"{m}.csv", file_format="csv")
     BindingCheck.objects.create(student=student, checked_at=timezone.now(), contacts_at_wechat=1)
     BindingDifference.objects.create(student=student, openid=f"oWeChat{m}", kind="missing_at_wechat")

@@ -5,7 +5,8 @@ finished call writes an ``OutboxEvent`` in the transaction of the change (``even
 one ``WebhookDelivery`` per active endpoint of the school (its own, and those of the API clients
 granted it). When the transaction commits, each delivery is queued (Celery); ``outbox_sweep``
 (beat, every minute) gives positions to events that have none and queues every delivery that is
-due and was not sent, so a broker or worker outage delays delivery and loses nothing.
+due and was not sent, so a broker or worker outage delays delivery and loses nothing. Vendors who cannot receive
+webhooks page through the same events (``schools.selectors.events_page``).
 
 A delivery POSTs the event as JSON with ``X-Portal-Event-Id`` (the receiver's idempotency key),
 ``X-Portal-Event`` (its type) and ``X-Portal-Signature: t=<unix seconds>,v1=<hex>`` where ``v1``
@@ -40,6 +41,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.errors import ApplicationError
 from schools.models import ApiClientGrant, OutboxEvent, WebhookDelivery, WebhookEndpoint
+from schools.selectors import event_payload
 
 logger = logging.getLogger(__name__)
 
@@ -226,13 +228,7 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str, int]:
     """POST the event to the endpoint: (HTTP status or None, error text, latency in ms)."""
     event, endpoint = delivery.event, delivery.endpoint
     body = json.dumps(
-        {
-            "event_id": str(event.event_id),
-            "type": event.type,
-            "school": event.school_id,
-            "created_at": event.created_at.isoformat(),
-            "data": event.data,
-        },
+        event_payload(event),
         ensure_ascii=False,
         separators=(",", ":"),
     ).encode()
@@ -273,17 +269,3 @@ def outbox_sweep(*, now: datetime | None = None) -> int:
         current_app.signature(DELIVER_TASK, args=(delivery_id,)).apply_async()
         queued += 1
     return queued
-
-
-# --- Vendors who cannot receive webhooks: a cursor ------------------------------------------------
-
-
-def events_page(*, client, cursor: int = 0, limit: int = 100) -> tuple[list[OutboxEvent], int]:
-    """The events of ``client``'s schools after position ``cursor``, in commit order, at most
-    ``limit`` (≤ 500): ``(events, next_cursor)``; ``next_cursor`` is the last position returned
-    (``cursor`` itself when there is nothing new), to pass next time."""
-    limit = max(1, min(limit, 500))
-    events = list(
-        OutboxEvent.objects.filter(school_id__in=client.school_ids(), position__gt=cursor).order_by("position")[:limit]
-    )
-    return events, (events[-1].position if events else cursor)

@@ -28,6 +28,30 @@ def webhook_endpoint_create(*, url: str, school=None, client=None, actor_user=SY
 
 
 @transaction.atomic
+def webhook_endpoint_update(
+    *, endpoint: WebhookEndpoint, url: str, is_active: bool, actor_user=SYSTEM
+) -> WebhookEndpoint:
+    """Change the receiver's ``url`` (checked as on creation) or switch it off; an inactive endpoint
+    gets no new deliveries (those queued still go). Audited with the old and new values."""
+    _endpoint_check(endpoint, actor_user)
+    webhook_url_check(url)
+    before = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    endpoint.url, endpoint.is_active = url, is_active
+    endpoint.save(update_fields=["url", "is_active"])
+    audit_log_record(
+        action=AuditLog.Action.WEBHOOK_ENDPOINT_CHANGED,
+        school=endpoint.school,
+        actor_user=actor_user,
+        data={
+            "client": endpoint.client_id,
+            "url": [before.url, url],
+            "is_active": [before.is_active, is_active],
+        },
+    )
+    return endpoint
+
+
+@transaction.atomic
 def webhook_secret_rotate(*, endpoint: WebhookEndpoint, actor_user=SYSTEM) -> str:
     """A new signing secret for ``endpoint`` (the old one stops at once); returns it, shown once."""
     _endpoint_check(endpoint, actor_user)
@@ -42,13 +66,20 @@ def webhook_deliveries_redeliver(*, deliveries, actor_user=SYSTEM) -> int:
     """Send ``deliveries`` (rows or a queryset) again now, whatever their state (a receiver that lost
     them, or a dead letter); each keeps its event id, so the receiver can tell a repeat. Returns how
     many were queued."""
-    rows = list(WebhookDelivery.objects.filter(pk__in=[d.pk for d in deliveries]).select_related("event"))
+    rows = list(WebhookDelivery.objects.filter(pk__in=[d.pk for d in deliveries]).select_related("event__school"))
     staff_check(actor_user, school_ids={d.event.school_id for d in rows})
     now = timezone.now()
     WebhookDelivery.objects.filter(pk__in=[d.pk for d in rows]).update(
         state=WebhookDelivery.State.PENDING, next_attempt_at=now, attempts=0
     )
     ids = [d.pk for d in rows]
+    for school in {d.event.school for d in rows}:
+        audit_log_record(
+            action=AuditLog.Action.WEBHOOK_REDELIVERED,
+            school=school,
+            actor_user=actor_user,
+            data={"deliveries": [d.pk for d in rows if d.event.school_id == school.pk]},
+        )
     transaction.on_commit(lambda: deliveries_queue(ids))
     return len(ids)
 

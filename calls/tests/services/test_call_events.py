@@ -10,6 +10,7 @@ from calls.services.call_events import CallEvent, call_event_ingest
 from calls.tests.factories import DeviceAuthorizationFactory
 from contacts.tests.factories import ContactFactory
 from core.errors import ApplicationError, Conflict, NotFound
+from schools.models import OutboxEvent
 from schools.tests.factories import ApiClientFactory, DeviceFactory, DeviceGroupFactory, StudentFactory
 
 pytestmark = pytest.mark.django_db
@@ -163,3 +164,29 @@ def test_err_code_8_clears_the_scope_of_a_parent_of_the_devices_school_only(call
     send(call, "initByCallerFail", {"errCode": 8, "errMsg": "initByCaller:fail"}, room="room-8b")
     call["parent"].refresh_from_db()
     assert not call["parent"].voip_scope_granted and call["parent"].voip_scope_lost_at is not None
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_call_tells_the_school_once_when_it_ends_and_once_when_it_is_billed(call, seed):
+    """``call.finished`` at the first end, ``call.billed`` at the first billed seconds, whatever the
+    order and repeats of the plugin's events; each carries the call's final figures then."""
+    deliveries = ANSWERED * 2
+    random.Random(seed).shuffle(deliveries)
+    for name, data in deliveries:
+        send(call, name, data)
+    events = {e.type: e for e in OutboxEvent.objects.filter(school=call["student"].school)}
+    assert sorted(events) == ["call.billed", "call.finished"]
+    assert OutboxEvent.objects.count() == 2
+    billed = events["call.billed"].data
+    assert (billed["roomId"], billed["user_id"], billed["sn"], billed["billed_seconds"]) == (
+        "room-1",
+        call["student"].user_id,
+        call["device"].sn,
+        60,
+    )
+
+
+def test_a_call_that_never_ended_tells_nothing(call):
+    send(call, "startVoip")
+    send(call, "hangOnVoip")
+    assert not OutboxEvent.objects.exists()

@@ -16,7 +16,7 @@ from contacts.services.share_links import share_link_create, share_links_expire
 from contacts.tests.factories import ContactFactory, ParentFactory
 from core.errors import ApplicationError, Conflict, Forbidden, NotFound
 from core.tokens import token_hash
-from schools.models import AuditLog
+from schools.models import AuditLog, OutboxEvent
 from schools.tests.factories import SchoolFactory, StudentFactory
 
 pytestmark = pytest.mark.django_db
@@ -116,12 +116,17 @@ class TestShareLinks:
             "overload",
         ]  # reservations count toward the limit
         assert Contact.objects.filter(student=student).count() == student.school.contact_limit == 3
+        # Each refusal of a known student is a bindContact event for the school's systems.
+        told = OutboxEvent.objects.filter(school=student.school, type="bindContact").order_by("id")
+        assert [e.data["type"] for e in told] == ["binded", "auth", "overload"]
+        assert told.last().data["userId"] == student.user_id
 
     def test_unknown_token_is_invalid_and_recorded(self):
         parent = ParentFactory()
         outcome = share_link_bind(parent=parent, token="no-such-token")
         assert (outcome.type, outcome.user_id) == ("invalid", "")
         assert BindEvent.objects.get().openid == parent.openid
+        assert not OutboxEvent.objects.exists()  # no student, no school to tell
 
     def test_revoked_link_and_inactive_student_are_invalid(self, student, admin):
         link, token = share_link_create(parent=admin.parent, user_id=student.user_id)
