@@ -2,12 +2,15 @@
 
 import os
 import socket
+import subprocess
+import sys
 import time
 from datetime import timedelta
 
 import pytest
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from contacts.models import Contact, ShareLink
@@ -15,7 +18,8 @@ from contacts.services.binding import admin_bind, bind_event_report
 from contacts.services.share_links import share_link_create
 from contacts.tasks import expire_share_links, purge_expired_tokens
 from contacts.tests.factories import ContactFactory, ParentFactory
-from portal.celery import app
+from core.process_lock import LockHeld, process_lock_acquire, process_lock_release
+from portal.celery import BEAT_LOCK, app, only_one_beat
 from schools.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
 from schools.services.events import webhook_secret
 from schools.tasks import purge_expired_api_tokens
@@ -130,3 +134,45 @@ def test_a_bind_reaches_the_schools_webhook_through_a_real_worker(redis_worker, 
     assert body["data"]["action"] == "admin_bound" and body["data"]["user_id"] == student.user_id
     assert wait_for(lambda: WebhookDelivery.objects.get(event=event).state == WebhookDelivery.State.DELIVERED)
     assert webhook_receiver.duplicates == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_exactly_one_beat_runs():
+    """While another process holds beat's lock, a beat starting here exits at once; when that process
+    dies, the lock is free again (PostgreSQL releases a dead session's advisory locks)."""
+    db = connection.settings_dict
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import django, sys, time; django.setup();"
+            "from core.process_lock import process_lock_acquire; process_lock_acquire('celery-beat');"
+            "print('held', flush=True); time.sleep(60)",
+        ],
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "portal.settings.test",
+            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        },
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(SystemExit) as exited:
+            only_one_beat()
+        assert exited.value.code == 1
+    finally:
+        holder.kill()
+        holder.wait()
+    assert wait_for(_beat_lock_is_free, seconds=10)
+    process_lock_release(BEAT_LOCK)
+
+
+def _beat_lock_is_free() -> bool:
+    try:
+        process_lock_acquire(BEAT_LOCK)
+    except LockHeld:
+        return False
+    return True
