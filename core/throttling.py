@@ -7,6 +7,8 @@ Client addresses come from DRF's ``get_ident``: ``REMOTE_ADDR``, or with ``NUM_P
 ``Retry-After`` (seconds); WeChat-compatible endpoints answer errcode 45009 (``core.exceptions``).
 """
 
+import hashlib
+
 from rest_framework.throttling import ScopedRateThrottle, SimpleRateThrottle
 
 
@@ -34,7 +36,10 @@ class _KeyedThrottle(SimpleRateThrottle):
         key = self.key_for(request, view)
         if not key:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": key[:128]}
+        # Keys come from the request (an sn, an appid): hashed, any length or character is a valid
+        # cache key (memcached refuses spaces and control characters) and no two share a counter.
+        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": digest}
 
 
 class AddressRateThrottle(_KeyedThrottle):

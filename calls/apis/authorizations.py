@@ -11,6 +11,7 @@ from calls.models import AuthorizationStatus
 from calls.selectors.history import authorizations_of
 from calls.services.authorizations import AuthorizationItem, authorization_record, authorizations_reconcile
 from core.fields import StrictCharField
+from core.schema import API_ERROR
 
 
 class AuthorizationItemSerializer(serializers.Serializer):
@@ -55,7 +56,9 @@ class DeviceAuthorizationApi(APIView):
         return Response({"list": AuthorizationItemSerializer(records, many=True).data})
 
     @extend_schema(
-        request=AuthorizationItemSerializer, responses={200: AuthorizationItemSerializer}, tags=["device authorization"]
+        request=AuthorizationItemSerializer,
+        responses={200: AuthorizationItemSerializer, 404: API_ERROR},
+        tags=["device authorization"],
     )
     def post(self, request):
         data = AuthorizationItemSerializer(data=request.data)
@@ -64,7 +67,9 @@ class DeviceAuthorizationApi(APIView):
         return Response(AuthorizationItemSerializer(record).data)
 
     @extend_schema(
-        request=AuthorizationListSerializer, responses={200: AuthorizationListSerializer}, tags=["device authorization"]
+        request=AuthorizationListSerializer,
+        responses={200: AuthorizationListSerializer, 404: API_ERROR},
+        tags=["device authorization"],
     )
     def put(self, request):
         data = AuthorizationListSerializer(data=request.data)

@@ -6,17 +6,15 @@ follows the device's school and call mode (face-pay or hardware, REFERENCE.md §
 REFERENCE.md §4 (8, 9) and the portal's 93000xx (``core.wechat.errcodes``).
 """
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 
 from calls.models import BusinessType, RoomType
 from calls.selectors.checks import call_check, call_plan, iot_bind_contacts
 from calls.selectors.clients import device_get_for_client, student_get_for_client
 from calls.services.call_events import EVENT_NAMES, CallEvent, call_event_ingest
-from core.errors import ApplicationError
-from core.fields import StrictCharField
+from core.fields import JSONObjectField, StrictCharField
 from core.throttling import DeviceRateThrottle
-from core.wechat.errcodes import ErrCode
 from core.wechat.views import WeChatCompatibleApi, wechat_response, wechat_responses, wechat_schema
 from schools.authentication import AccessTokenAuthentication, IsApiClient
 from schools.selectors import EVENTS_PAGE_MAX, event_payload, events_page
@@ -165,8 +163,12 @@ class CallPlanApi(DeviceApi):
     throttle_classes = [DeviceRateThrottle]  # per API client and device (core.throttling)
     throttle_scope = "device_check"
 
+    class CallPlanQuerySerializer(serializers.Serializer):
+        sn = StrictCharField(max_length=128)
+        model_id = StrictCharField(max_length=64)
+
     @extend_schema(
-        parameters=[OpenApiParameter("sn", str, required=True), OpenApiParameter("model_id", str, required=True)],
+        parameters=[CallPlanQuerySerializer],
         responses=wechat_responses(
             wechat_schema(
                 "CallPlan",
@@ -196,11 +198,9 @@ class CallPlanApi(DeviceApi):
         tags=["device"],
     )
     def get(self, request, user_id):
-        sn, model_id = request.query_params.get("sn", ""), request.query_params.get("model_id", "")
-        for name, value in (("sn", sn), ("model_id", model_id)):
-            if not value:
-                raise ApplicationError("this query parameter is required", field=name, errcode=ErrCode.BAD_DATA)
-        device = self.device(sn, model_id)
+        query = self.CallPlanQuerySerializer(data=request.query_params.dict())  # 400 (47001) names a bad one
+        query.is_valid(raise_exception=True)
+        device = self.device(query.validated_data["sn"], query.validated_data["model_id"])
         student = self.student(user_id)
         plan = call_plan(device=device, student=student)
         policy = plan.policy
@@ -245,7 +245,7 @@ class CallEventApi(DeviceApi):
         openid = StrictCharField(max_length=128)
         roomType = serializers.ChoiceField(choices=RoomType.choices, default=RoomType.VOICE, source="room_type")  # noqa: N815
         businessType = serializers.ChoiceField(choices=BusinessType.values, required=False, source="business_type")  # noqa: N815
-        data = serializers.DictField(required=False, default=dict)
+        data = JSONObjectField(required=False, default=dict)
 
     @extend_schema(
         request=CallEventInputSerializer,
@@ -324,7 +324,8 @@ class EventsApi(DeviceApi):
         tags=["device"],
     )
     def get(self, request):
-        query = self.EventsQuerySerializer(data=request.query_params)
+        # A plain dict: DRF would read an empty ?cursor= of a QueryDict as absent (HTML forms), not as malformed.
+        query = self.EventsQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         events, next_cursor, has_more = events_page(client=request.user, **query.validated_data)
         return wechat_response(

@@ -1,6 +1,6 @@
 """A student's calls as its parents see them (admin: all; ordinary contact: its own)."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.views import APIView
@@ -11,9 +11,35 @@ from contacts.selectors.contacts import contact_access
 
 
 class CallHistoryPagination(PageNumberPagination):
+    """``?page=`` (from 1; 404 past the last page) and ``?page_size=`` (1 … 100, default 20; 400 otherwise)."""
+
     page_size = 20
     page_size_query_param = "page_size"
     max_page_size = 100
+    last_page_strings = ()  # pages are numbers only
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        field = serializers.IntegerField(min_value=1, max_value=self.max_page_size)
+        try:
+            return field.run_validation(raw)
+        except serializers.ValidationError as exc:
+            raise serializers.ValidationError({self.page_size_query_param: exc.detail}) from exc
+
+    @classmethod
+    def schema_parameters(cls) -> list[OpenApiParameter]:
+        return [
+            OpenApiParameter(
+                "page", {"type": "integer", "minimum": 1}, description="page number, from 1; 404 past the last page"
+            ),
+            OpenApiParameter(
+                "page_size",
+                {"type": "integer", "minimum": 1, "maximum": cls.max_page_size},
+                description=f"default {cls.page_size}",
+            ),
+        ]
 
 
 class CallHistoryApi(APIView):
@@ -44,7 +70,21 @@ class CallHistoryApi(APIView):
                 "billed_seconds",
             ]
 
-    @extend_schema(responses={200: CallHistoryOutputSerializer(many=True)}, tags=["calls"])
+    @extend_schema(
+        parameters=CallHistoryPagination.schema_parameters(),
+        responses={
+            200: inline_serializer(
+                "PaginatedCallHistory",
+                {
+                    "count": serializers.IntegerField(),
+                    "next": serializers.URLField(allow_null=True),
+                    "previous": serializers.URLField(allow_null=True),
+                    "results": CallHistoryOutputSerializer(many=True),
+                },
+            )
+        },
+        tags=["calls"],
+    )
     def get(self, request, user_id):
         contact = contact_access(parent=request.user, user_id=user_id)
         paginator = CallHistoryPagination()

@@ -17,6 +17,7 @@ from contacts.services.binding import admin_bind, bind_event_report, share_link_
 from contacts.services.share_links import share_link_create
 from core.errors import NotFound
 from core.fields import StrictCharField
+from core.schema import API_ERROR, api_error_or
 from core.throttling import AddressRateThrottle, ScopedRateThrottle
 
 RELATION_MAX = Contact._meta.get_field("relation").max_length
@@ -58,9 +59,12 @@ def bind_response(decision: BindDecision) -> Response:
 BIND_RESPONSES = {
     200: OpenApiResponse(BindDecisionSerializer, description="allowed (now call the plugin), or binded"),
     403: OpenApiResponse(BindDecisionSerializer, description="auth: scope.voip not granted"),
-    404: OpenApiResponse(BindDecisionSerializer, description="invalid link, or unknown/inactive student"),
+    404: OpenApiResponse(
+        BindDecisionSerializer, description="invalid: unknown, revoked or stale link, inactive student"
+    ),
     409: OpenApiResponse(
-        BindDecisionSerializer, description="overload: contact limit reached (or another admin exists)"
+        api_error_or("BindOverloadOrConflict", BindDecisionSerializer),
+        description="overload: contact limit reached; or an error (another admin exists, a concurrent change)",
     ),
     410: OpenApiResponse(BindDecisionSerializer, description="expire: the share link has expired"),
 }
@@ -95,9 +99,10 @@ class AdminBindApi(APIView):
     @extend_schema(
         request=AdminBindInputSerializer,
         responses={
-            **BIND_RESPONSES,
-            400: OpenApiResponse(description="claim_code missing or not valid"),
-            429: OpenApiResponse(description="too many wrong claim codes for this student"),
+            **{code: BIND_RESPONSES[code] for code in (200, 403, 409)},
+            400: OpenApiResponse(API_ERROR, description="claim_code missing or not valid, or a malformed body"),
+            404: OpenApiResponse(API_ERROR, description="unknown or inactive student"),
+            429: OpenApiResponse(API_ERROR, description="too many wrong claim codes for this student, or requests"),
         },
         tags=["binding"],
     )
@@ -128,7 +133,9 @@ class ShareLinkCreateApi(APIView):
         expires_at = serializers.DateTimeField()
 
     @extend_schema(
-        request=ShareLinkCreateInputSerializer, responses={201: ShareLinkCreateOutputSerializer}, tags=["binding"]
+        request=ShareLinkCreateInputSerializer,
+        responses={201: ShareLinkCreateOutputSerializer, 403: API_ERROR},
+        tags=["binding"],
     )
     def post(self, request, user_id):
         data = self.ShareLinkCreateInputSerializer(data=request.data)
@@ -186,7 +193,7 @@ class SceneDetailApi(APIView):
     @extend_schema(
         responses={
             200: SceneDetailOutputSerializer,
-            404: OpenApiResponse(description="unknown scene, or inactive student or school"),
+            404: OpenApiResponse(API_ERROR, description="unknown scene, or inactive student or school"),
         },
         tags=["binding"],
     )
@@ -233,7 +240,9 @@ class BindEventReportApi(APIView):
         state = serializers.CharField(allow_null=True)
 
     @extend_schema(
-        request=BindEventReportInputSerializer, responses={200: BindEventReportOutputSerializer}, tags=["binding"]
+        request=BindEventReportInputSerializer,
+        responses={200: BindEventReportOutputSerializer, 404: API_ERROR},
+        tags=["binding"],
     )
     def post(self, request):
         data = self.BindEventReportInputSerializer(data=request.data)

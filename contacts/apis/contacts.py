@@ -10,6 +10,7 @@ from contacts.models import Contact
 from contacts.selectors.contacts import contact_list_for_parent, pending_actions
 from contacts.services.contacts import admin_transfer, contact_unbind_self, contacts_delete, contacts_set_call_order
 from core.fields import StrictCharField
+from core.schema import API_ERROR
 
 
 class ContactInfoSerializer(serializers.Serializer):
@@ -63,7 +64,9 @@ class ContactDeleteApi(APIView):
         openid_list = serializers.ListField(child=serializers.CharField())
 
     @extend_schema(
-        request=ContactDeleteInputSerializer, responses={200: ContactDeleteOutputSerializer}, tags=["contacts"]
+        request=ContactDeleteInputSerializer,
+        responses={200: ContactDeleteOutputSerializer, 403: API_ERROR},
+        tags=["contacts"],
     )
     def post(self, request, user_id):
         data = self.ContactDeleteInputSerializer(data=request.data)
@@ -90,7 +93,9 @@ class AdminTransferApi(APIView):
         done = serializers.BooleanField()
 
     @extend_schema(
-        request=AdminTransferInputSerializer, responses={200: AdminTransferOutputSerializer}, tags=["contacts"]
+        request=AdminTransferInputSerializer,
+        responses={200: AdminTransferOutputSerializer, 403: API_ERROR},
+        tags=["contacts"],
     )
     def post(self, request, user_id):
         data = self.AdminTransferInputSerializer(data=request.data)
@@ -107,7 +112,7 @@ class ContactUnbindSelfApi(APIView):
     204; 409 ``admin_must_transfer`` for an admin with other contacts; 404 for a non-contact.
     """
 
-    @extend_schema(request=None, responses={204: None}, tags=["contacts"])
+    @extend_schema(request=None, responses={204: None, 409: API_ERROR}, tags=["contacts"])
     def delete(self, request, user_id):
         contact_unbind_self(parent=request.user, user_id=user_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -127,7 +132,9 @@ class CallOrderApi(APIView):
         user_id = serializers.CharField()
         openid_list = serializers.ListField(child=serializers.CharField())
 
-    @extend_schema(request=CallOrderInputSerializer, responses={200: CallOrderOutputSerializer}, tags=["contacts"])
+    @extend_schema(
+        request=CallOrderInputSerializer, responses={200: CallOrderOutputSerializer, 403: API_ERROR}, tags=["contacts"]
+    )
     def put(self, request, user_id):
         data = self.CallOrderInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -8,7 +8,8 @@ from rest_framework.views import APIView
 
 from contacts.selectors.contacts import parent_students
 from contacts.services.parents import parent_login, parent_set_voip_scope, parent_token_revoke
-from core.fields import StrictCharField
+from core.fields import StrictBooleanField, StrictCharField
+from core.schema import API_ERROR
 
 
 class LoginApi(APIView):
@@ -31,7 +32,11 @@ class LoginApi(APIView):
         openid = serializers.CharField(source="parent.openid")
         expires_at = serializers.DateTimeField()
 
-    @extend_schema(request=LoginInputSerializer, responses={200: LoginOutputSerializer}, tags=["auth"])
+    @extend_schema(
+        request=LoginInputSerializer,
+        responses={200: LoginOutputSerializer, 502: API_ERROR, 503: API_ERROR},
+        tags=["auth"],
+    )
     def post(self, request):
         data = self.LoginInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -58,12 +63,12 @@ class VoipScopeApi(APIView):
     """
 
     class VoipScopeInputSerializer(serializers.Serializer):
-        granted = serializers.BooleanField()
+        granted = StrictBooleanField()
 
     class VoipScopeOutputSerializer(serializers.Serializer):
         openid = serializers.CharField()
         granted = serializers.BooleanField(source="voip_scope_granted")
-        updated_at = serializers.DateTimeField(source="voip_scope_updated_at")
+        updated_at = serializers.DateTimeField(source="voip_scope_updated_at", allow_null=True)  # never reported
         ask_again = serializers.SerializerMethodField()
 
         def get_ask_again(self, parent) -> bool:
