@@ -6,19 +6,29 @@ instead, built by the API's one exception handler (``core.exceptions``) from the
 exception: ``{"detail", "code"}`` for the mini-program API, ``{"errcode", "errmsg"}`` (English,
 like WeChat's) on the WeChat-compatible paths (``core.middleware.WECHAT_PREFIXES``). Every other
 path keeps Django's own page. ``portal.urls`` names these as ``handler400/403/404/500``.
+
+A database outage outside an API view (middleware, the admin) answers 503 with ``Retry-After``
+rather than 500: in the API's shape under its prefixes (``core.exceptions``), else a short page.
 """
 
+import sys
 from contextlib import nullcontext
 from types import SimpleNamespace
 
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.utils import translation
 from django.views import defaults
 from django.views.csrf import csrf_failure as django_csrf_failure
 from rest_framework import exceptions
 
 from core.errors import Forbidden
-from core.exceptions import api_exception_handler
+from core.exceptions import (
+    DATABASE_RETRY_AFTER,
+    DATABASE_UNAVAILABLE,
+    DATABASE_UNAVAILABLE_MESSAGE,
+    api_exception_handler,
+    database_unavailable_response,
+)
 from core.middleware import API_PREFIXES, WECHAT_PREFIXES
 from core.wechat.errcodes import ErrCode
 
@@ -87,6 +97,27 @@ def page_not_found(request, exception):
 
 
 def server_error(request):
+    exc = sys.exc_info()[1]  # Django calls handler500 while handling the exception
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        return database_unavailable(request, exc)
     if is_api_path(request.path):
         return api_error_response(request, exceptions.APIException)
     return defaults.server_error(request)
+
+
+def database_unavailable(request, exc: Exception) -> HttpResponse:
+    """503 with ``Retry-After`` for a request the database failed: JSON under the API's prefixes."""
+    if is_api_path(request.path):
+        wechat = request.path.startswith(WECHAT_PREFIXES)
+        with translation.override("en") if wechat else nullcontext():
+            response = database_unavailable_response(exc, wechat=wechat)
+            json_response = JsonResponse(
+                _resolved(response.data),
+                status=503,
+                json_dumps_params={"ensure_ascii": False, "separators": (",", ":")},
+            )
+        json_response["Retry-After"] = response["Retry-After"]
+        return json_response
+    response = HttpResponse(str(DATABASE_UNAVAILABLE_MESSAGE), status=503, content_type="text/plain; charset=utf-8")
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER)
+    return response

@@ -4,11 +4,20 @@ Mini-program API answers ``{"detail": str, "code": str, "field"?: str, "errors"?
 ``detail`` always names the field at fault when there is one. Views marked ``wechat_compatible``
 (``core.wechat.views.WeChatCompatibleApi``) answer WeChat's ``{"errcode": int, "errmsg": str}``
 instead (REFERENCE.md §5), with a 4xx/5xx status. No view builds an error body itself.
+
+The database unreachable or dropping the connection (a PostgreSQL restart: Django's
+``OperationalError`` / ``InterfaceError``) answers 503 with ``Retry-After``: ``{"detail", "code":
+"service_unavailable"}``, or WeChat's "system busy" ``{"errcode": -1, "errmsg": "system busy"}``;
+Django closes the broken connection when the request ends, so the next request reconnects.
 """
+
+import logging
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -16,8 +25,24 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from core.errors import ApplicationError
 from core.wechat.errcodes import ErrCode, envelope
 
+logger = logging.getLogger(__name__)
+
 # The errcode of an ApplicationError raised without one, by HTTP status.
 ERRCODE_BY_STATUS = {400: ErrCode.BAD_DATA, 404: ErrCode.NOT_FOUND, 409: ErrCode.CONFLICT}
+# The database cannot be reached or dropped the connection (or a lock or deadlock to retry): 503.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+DATABASE_RETRY_AFTER = 5  # seconds, the Retry-After of a 503
+DATABASE_UNAVAILABLE_MESSAGE = _("The service is briefly unavailable; try again in a few seconds.")
+
+
+def database_unavailable_response(exc: Exception, *, wechat: bool) -> Response:
+    """503 with ``Retry-After`` for a database error of ``DATABASE_UNAVAILABLE``, in the API's shape."""
+    logger.warning("database unavailable: %s: %s", type(exc).__name__, (str(exc).strip().splitlines() or [""])[0])
+    headers = {"Retry-After": str(DATABASE_RETRY_AFTER)}
+    if wechat:
+        return Response(envelope(ErrCode.BUSY), status=503, headers=headers)
+    body = {"detail": str(DATABASE_UNAVAILABLE_MESSAGE), "code": "service_unavailable"}
+    return Response(body, status=503, headers=headers)
 
 
 def first_error(detail) -> tuple[str | None, str]:
@@ -70,6 +95,8 @@ def _application_error(exc: ApplicationError, *, wechat: bool) -> Response:
 def api_exception_handler(exc, context):
     """Turn domain and DRF exceptions into one JSON shape; anything unexpected stays a 500 (and is logged)."""
     wechat = getattr(context.get("view"), "wechat_compatible", False)
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        return database_unavailable_response(exc, wechat=wechat)
     if isinstance(exc, ApplicationError):
         return _application_error(exc, wechat=wechat)
     if isinstance(exc, DjangoValidationError):

@@ -33,6 +33,8 @@ SECRET_KEY = env("SECRET_KEY")
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", CONN_MAX_AGE)  # noqa: F405
+# A kept connection that PostgreSQL dropped (a restart) is replaced before a request uses it.
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")
 if CELERY_BROKER_URL.split(":", 1)[0].lower() in {"filesystem", "memory"}:
@@ -54,6 +56,9 @@ if CACHES["default"]["BACKEND"] not in SHARED_CACHE_BACKENDS:
         "CACHE_URL must be a cache every process shares (rediscache://… or pymemcache://…), "
         f"not {CACHES['default']['BACKEND']}."
     )
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    # Redis down: answer from each process's memory rather than fail every request (core.cache).
+    CACHES["default"]["BACKEND"] = "core.cache.ResilientRedisCache"
 
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

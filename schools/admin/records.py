@@ -54,6 +54,8 @@ class ImportJobAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
         "created_by",
         "created_at",
         "finished_at",
+        "attempts",
+        "heartbeat_at",
     ]
     readonly_fields = fields
 
