@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from calls.querysets import CallRecordQuerySet, DeviceAuthorizationQuerySet
 from contacts.models import Parent
+from core.local_time import local_display
 from schools.models import Device, DeviceGroup, School, Student
 from schools.querysets import SchoolScopedQuerySet
 
@@ -362,3 +363,25 @@ class CallFailure(CallRecord):
         proxy = True
         verbose_name = _("initByCaller failure")
         verbose_name_plural = _("initByCaller failures")
+
+
+class InvariantCheckRun(models.Model):
+    """One run of the invariant checks over the whole database (``calls.services.invariants``): the
+    beat task's daily report to the platform's staff, or ``manage.py check_invariants --record``.
+
+    ``details``: one entry per invariant checked, ``{code, title, total, lines, error}`` (``lines``:
+    the first problems, readable; ``total``: all of them). ``problems``: the sum of the totals.
+    """
+
+    started_at = models.DateTimeField(_("started at"), default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    problems = models.PositiveIntegerField(_("problems"), default=0)
+    details = models.JSONField(_("details"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("invariant check")
+        verbose_name_plural = _("invariant checks")
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self):
+        return f"{local_display(self.started_at)} · {self.problems}"

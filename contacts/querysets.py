@@ -29,6 +29,12 @@ class ContactQuerySet(SchoolScopedQuerySet):
         removal pending at WeChat are not served."""
         return self.filter(state=self.model.State.CONFIRMED)
 
+    def in_contact_limit(self):
+        """Contacts the school's ``contact_limit`` counts: every one, whatever its WeChat state (a
+        reservation holds its place; a contact missing at WeChat or on its way out is still bound
+        there, or may be again). The binding services and ``contacts.invariants`` count these."""
+        return self.all()
+
     def remaining(self):
         """Contacts not on their way out: a removal pending at WeChat (``removing``) left out. What a
         parent sees as its own students and what it may act on."""

@@ -473,8 +473,13 @@ class ImportJob(models.Model):
 
     The admin's import sends files of more than ``IMPORT_ASYNC_ROW_THRESHOLD`` rows here. The job
     checks every row first (``processed_rows`` counts them), then writes them all in one
-    transaction: it imports the whole file or, with ``errors``, nothing. The uploaded bytes are
-    kept only until the job finishes.
+    transaction, which also marks it done: it imports the whole file or, with ``errors``, nothing.
+    The uploaded bytes are kept only until the job finishes.
+
+    While it runs, its worker sets ``heartbeat_at`` every ``IMPORT_JOB_HEARTBEAT_SECONDS``; a job
+    whose worker died (heartbeat older than ``IMPORT_JOB_STALE_SECONDS``) is run again from the
+    start, nothing of it having been written, up to ``IMPORT_JOB_MAX_ATTEMPTS`` runs (``attempts``),
+    then failed with that reason (``schools.roster.runner.import_jobs_recover``, beat).
     """
 
     class Kind(models.TextChoices):
@@ -511,6 +516,10 @@ class ImportJob(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        _("last heartbeat"), null=True, blank=True, help_text=_("Set by the worker running the job, every few seconds.")
+    )
+    attempts = models.PositiveSmallIntegerField(_("runs"), default=0, help_text=_("Times a worker started the job."))
 
     school_path = "school"
     objects = SchoolScopedQuerySet.as_manager()

@@ -6,12 +6,19 @@ from celery import shared_task
 from django.utils import timezone
 
 from schools.models import WebhookDelivery
-from schools.roster.tasks import run_import_job
+from schools.roster.tasks import recover_import_jobs, run_import_job
 from schools.services.api_clients import api_access_tokens_purge
 from schools.services.device_groups import device_groups_reconcile_all
 from schools.services.events import outbox_sweep, webhook_deliver
 
-__all__ = ["deliver_webhook", "purge_expired_api_tokens", "reconcile_device_groups", "run_import_job", "sweep_outbox"]
+__all__ = [
+    "deliver_webhook",
+    "purge_expired_api_tokens",
+    "reconcile_device_groups",
+    "recover_import_jobs",
+    "run_import_job",
+    "sweep_outbox",
+]
 
 
 @shared_task(name="schools.tasks.purge_expired_api_tokens")

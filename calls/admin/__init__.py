@@ -2,8 +2,9 @@
 
 ``policy`` (call policy, students' exceptions, calling windows), ``authorizations``, ``calls``
 (call records), ``usage`` (usage per day), ``failures`` (initByCaller errCodes per day and device),
-``filters``. Every admin is a ``SchoolScopedAdmin``:
-staff see their own school only. What devices and mini-programs reported is read-only.
+``filters``, ``invariants`` (the invariant checks' reports: platform superusers only). Every other
+admin is a ``SchoolScopedAdmin``: staff see their own school only. What devices and mini-programs
+reported is read-only.
 """
 
-from calls.admin import authorizations, calls, failures, policy, usage  # noqa: F401  (registers)
+from calls.admin import authorizations, calls, failures, invariants, policy, usage  # noqa: F401  (registers)

@@ -20,6 +20,7 @@ from calls.models import (
     CallUsage,
     DeviceAuthorization,
     DeviceAuthorizationHistory,
+    InvariantCheckRun,
     StudentCallPolicy,
 )
 from calls.tests.factories import local, make_call
@@ -76,6 +77,7 @@ def test_every_calls_model_is_registered_and_its_changelist_renders_with_data(su
     DeviceAuthorization.objects.create(parent=parent, group=group, status=1, source="request")
     DeviceAuthorizationHistory.objects.create(parent=parent, device=device, status=1, source="reconcile")
     call = make_call(student=student, device=device, keep=90, billed=88)
+    InvariantCheckRun.objects.create(problems=5309)
 
     expected = {
         CallPolicy: "3217",
@@ -86,6 +88,7 @@ def test_every_calls_model_is_registered_and_its_changelist_renders_with_data(su
         CallRecord: call.openid,
         CallUsage: school.name,
         CallFailure: "",
+        InvariantCheckRun: "5309",
     }
     registered = {model for model in admin.site._registry if model._meta.app_label == "calls"}
     assert registered == set(expected)

@@ -11,6 +11,8 @@ from contacts.models import BindEvent, Contact, Parent, ShareLink
 from schools.models import Student
 from schools.services.events import event_emit
 
+BIND_CONTACT_EVENT = "bindContact"  # the outbox event type of every bindContact outcome of a student
+
 # errMsg of each bindContact type (seed 003 §2.5), in the plugin's "api:ok" / "api:fail …" style.
 BIND_ERRMSG = {
     BindEvent.Type.SUCCESS: "bindContact:ok",
@@ -62,7 +64,7 @@ def bind_event_record(
     if student is not None:
         event_emit(
             school_id=student.school_id,
-            type="bindContact",
+            type=BIND_CONTACT_EVENT,
             data={
                 "type": event.type,
                 "errMsg": event.err_msg,

@@ -67,7 +67,7 @@ def _reserve(
         )
     if as_admin and Contact.objects.filter(student=student, role=Contact.Role.ADMIN).exists():
         raise Conflict(_("Another parent is already the admin contact of this student."), code="admin_exists")
-    if Contact.objects.filter(student=student).count() >= student.school.contact_limit:
+    if Contact.objects.in_contact_limit().filter(student=student).count() >= student.school.contact_limit:
         return bind_refusal(BindEvent.Type.OVERLOAD, parent=parent, student=student, share_link=share_link)
     contact = _create_contact(
         student=student,
@@ -117,7 +117,9 @@ def share_link_bind(*, parent: Parent, token: str, relation: str = "") -> BindDe
     """Before the plugin's bind page (seed 003 §2.1, §2.5): may the caller bind through this share link?
 
     Refusals, decided under the student lock: ``invalid`` (unknown or revoked token, inactive
-    student, or the issuer is no longer the student's admin), ``expire`` (past ``expires_at``,
+    student, or the issuer is not the student's admin as WeChat confirmed it: an admin still
+    ``pending`` may yet be released, which would leave whom its link bound without an admin; as
+    at WeChat, whose share page binds through its own admin only), ``expire`` (past ``expires_at``,
     whether or not the sweep has run), then ``_reserve``'s ``auth``, ``binded``, ``overload``.
     Allowed answers carry the link's ``plugin_path`` (``ShareLinkDetail``) for the bind page to open.
     """
@@ -127,8 +129,8 @@ def share_link_bind(*, parent: Parent, token: str, relation: str = "") -> BindDe
             return bind_refusal(BindEvent.Type.INVALID, parent=parent, student=None)
         student = student_lock(student_id=link.student_id)
         link.refresh_from_db(fields=["state", "expires_at"])
-        issuer_is_admin = Contact.objects.filter(
-            student=student, parent_id=link.issued_by_id, role=Contact.Role.ADMIN
+        issuer_is_admin = (
+            Contact.objects.served().filter(student=student, parent_id=link.issued_by_id, role=Contact.Role.ADMIN)
         ).exists()
         if link.state == ShareLink.State.REVOKED or not student.is_active_in_active_school or not issuer_is_admin:
             return bind_refusal(BindEvent.Type.INVALID, parent=parent, student=student, share_link=link)

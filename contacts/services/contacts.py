@@ -30,19 +30,23 @@ def contacts_mark_removing(*, student: Student, contacts: list[Contact]) -> int:
     """Stop serving ``contacts`` of the locked ``student`` at once; the removal completes when WeChat's
     list no longer has them (at once in the sandbox). An admin among them loses its share links.
     Returns how many links were revoked. The caller writes the audit rows. A removal done here
-    (sandbox) is recorded as a ``cancel`` bindContact event, as WeChat's unbinding is."""
+    (sandbox) is recorded as a ``cancel`` bindContact event, as WeChat's unbinding is; as at WeChat,
+    which never deletes the admin (seed 003 §2.3), an admin with other contacts stays, ``removing``,
+    so that they keep their admin."""
     now = timezone.now()
     revoked = 0
     for contact in contacts:
         if contact.is_admin:
             revoked += sum(share_links_revoke(student_ids=[student.pk], issued_by_id=contact.parent_id).values())
-    ids = [c.pk for c in contacts]
+    marked = contacts
     if settings.WECHAT_SANDBOX:
-        for contact in contacts:
+        others = Contact.objects.filter(student=student).exclude(pk__in=[c.pk for c in contacts]).exists()
+        marked = [c for c in contacts if c.is_admin and others]  # stays bound, as at WeChat
+        removed = [c for c in contacts if c not in marked]
+        for contact in removed:
             bind_event_record(type=BindEvent.Type.CANCEL, parent=contact.parent, student=student)
-        Contact.objects.filter(pk__in=ids).delete()
-    else:
-        Contact.objects.filter(pk__in=ids).update(state=Contact.State.REMOVING, state_changed_at=now)
+        Contact.objects.filter(pk__in=[c.pk for c in removed]).delete()
+    Contact.objects.filter(pk__in=[c.pk for c in marked]).update(state=Contact.State.REMOVING, state_changed_at=now)
     for contact in contacts:
         contact.state = Contact.State.REMOVING
     bindings_reconcile_soon(student_ids=[student.pk])
@@ -120,8 +124,9 @@ def contacts_delete(*, parent: Parent, user_id: str, openid_list: list[str]) -> 
     """deleteVoipBindContact (seed 003 §2.3), as the admin's mini-program reports it.
 
     The reported contacts are no longer served at once and are removed when WeChat's list no longer
-    has them. Idempotent: openids already removed are ignored. Returns the openids still bound,
-    in list order. Raises ``NotFound`` (caller not a contact), ``Forbidden`` (caller not admin),
+    has them. Idempotent: openids already removed, or whose removal waits for WeChat, are ignored (in
+    the sandbox the report removes them: staff's removal of an admin leaves it waiting). Returns the
+    openids still bound, in list order. Raises ``NotFound`` (caller not a contact), ``Forbidden`` (caller not admin),
     ``ApplicationError`` (field ``openid_list``: the admin cannot delete itself). One audit row per
     removed contact.
     """
@@ -133,7 +138,7 @@ def contacts_delete(*, parent: Parent, user_id: str, openid_list: list[str]) -> 
     contacts = [
         c
         for c in Contact.objects.select_related("parent").filter(student=student, parent__openid__in=openid_list)
-        if c.state != Contact.State.REMOVING
+        if c.state != Contact.State.REMOVING or settings.WECHAT_SANDBOX  # no WeChat completes it there
     ]
     contacts_mark_removing(student=student, contacts=contacts)
     bindings_reconcile_soon(student_ids=[student.pk])  # a repeated report still has WeChat read

@@ -153,7 +153,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["contacts.permissions.IsParent"],
     "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.PortalAutoSchema",  # error answers of every operation
     "EXCEPTION_HANDLER": "core.exceptions.api_exception_handler",
     # Abuse limits by scope (core.throttling), counted in the shared cache. "<scope>_address" is per
     # client address, "_appid" per vendor appid, "_device" per API client and device.
@@ -238,10 +238,17 @@ IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 # Files with more data rows than this import in the background (schools.ImportJob, Celery).
 IMPORT_ASYNC_ROW_THRESHOLD = env.int("IMPORT_ASYNC_ROW_THRESHOLD", default=2000)
 IMPORT_JOB_CHUNK_SIZE = env.int("IMPORT_JOB_CHUNK_SIZE", default=1000)  # rows between two progress updates
+# A running job's worker sets its heartbeat this often (seconds); a job whose heartbeat is older than
+# IMPORT_JOB_STALE_SECONDS lost its worker and runs again, at most IMPORT_JOB_MAX_ATTEMPTS times in all
+# (schools.roster.runner.import_jobs_recover, beat).
+IMPORT_JOB_HEARTBEAT_SECONDS = env.float("IMPORT_JOB_HEARTBEAT_SECONDS", default=10)
+IMPORT_JOB_STALE_SECONDS = env.float("IMPORT_JOB_STALE_SECONDS", default=60)
+IMPORT_JOB_MAX_ATTEMPTS = env.int("IMPORT_JOB_MAX_ATTEMPTS", default=3)
 
 # --- Celery (CELERY_BROKER_URL: each environment) ----------------------------------------------
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_ACKS_LATE = True  # a message is acknowledged after its task ran: a killed worker's is sent again
+CELERY_TASK_REJECT_ON_WORKER_LOST = True  # … also when the pool's child process died mid-task
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -270,6 +277,14 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-outbox": {  # events whose delivery message was lost, or never sent while the broker was down
         "task": "schools.tasks.sweep_outbox",
         "schedule": crontab(minute="*"),
+    },
+    "recover-import-jobs": {  # roster import jobs whose worker died (stale heartbeat) or whose message was lost
+        "task": "schools.tasks.recover_import_jobs",
+        "schedule": crontab(minute="*"),
+    },
+    "check-invariants": {  # every invariant over the whole database, reported in the admin (calls.tasks)
+        "task": "calls.tasks.check_invariants",
+        "schedule": crontab(hour=4, minute=0),
     },
 }
 

@@ -4,6 +4,8 @@ An audit row of a contact change (``EVENT_OF_ACTION``) also writes its outbox ev
 (``schools.services.events``), so that every such change reaches the school's systems.
 """
 
+from django.db.models import QuerySet
+
 from schools.models import AuditLog, School, Student
 from schools.services.events import events_emit
 
@@ -71,8 +73,14 @@ def audit_logs_record(rows: list[AuditLog]) -> None:
 
 
 def audit_log_has_event(row: AuditLog) -> bool:
-    """Whether ``row`` must have its outbox event (``EVENT_OF_ACTION``, of a school)."""
+    """Whether ``row`` must have its outbox event (``EVENT_OF_ACTION``, of a school); ``audit_logs_with_event``
+    is the same rule as a query."""
     return row.action in EVENT_OF_ACTION and row.school_id is not None
+
+
+def audit_logs_with_event() -> QuerySet:
+    """The audit rows that must have their outbox event (``audit_log_has_event``), as a queryset."""
+    return AuditLog.objects.filter(action__in=list(EVENT_OF_ACTION), school__isnull=False)
 
 
 def _events_of(rows: list[AuditLog]) -> None:

@@ -186,9 +186,13 @@ def webhook_url_check(url: str) -> None:
 
 
 def _backoff(attempts: int) -> int:
-    """Seconds before the next attempt: exponential, capped, with full jitter (Celery's formula)."""
-    return get_exponential_backoff_interval(
-        settings.WEBHOOK_BACKOFF_SECONDS, attempts, settings.WEBHOOK_BACKOFF_MAX_SECONDS, full_jitter=True
+    """Seconds before the next attempt: exponential, capped, with full jitter (Celery's formula), at
+    least 1 (never at once)."""
+    return max(
+        1,
+        get_exponential_backoff_interval(
+            settings.WEBHOOK_BACKOFF_SECONDS, attempts, settings.WEBHOOK_BACKOFF_MAX_SECONDS, full_jitter=True
+        ),
     )
 
 
