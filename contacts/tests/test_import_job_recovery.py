@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from django.conf import settings as django_settings
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from schools.models import ImportJob, Student
 from schools.roster import runner
@@ -92,7 +93,11 @@ def test_after_its_last_attempt_a_dead_job_fails_with_its_reason(queued, setting
     job.refresh_from_db()
     assert job.status == "failed" and job.finished_at is not None and bytes(job.data) == b""
     [error] = job.errors
-    assert error["row"] is None and "3" in error["error"] and "upload the file again" in error["error"]
+    reason = _(
+        "The import stopped without finishing %(attempts)d times (the worker running it stopped); "
+        "upload the file again."
+    ) % {"attempts": 3}
+    assert error["row"] is None and error["error"] == reason
     assert run_import_job.apply(args=[job.pk]).get() == "failed"  # a late message changes nothing
     assert not Student.objects.exists()
 
