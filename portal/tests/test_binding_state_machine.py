@@ -20,6 +20,7 @@ were down): reconciliation is a step of its own. The second machine runs the sam
 ``WECHAT_SANDBOX`` (no WeChat: reports take effect at once).
 """
 
+import os
 import sys
 import time
 from datetime import timedelta
@@ -70,11 +71,13 @@ PARENTS = 5  # the last one has not granted scope.voip at first
 ASKED = -1  # a family whose admin the portal allowed, the plugin not yet bound (``BindingMachine.families``)
 OPENIDS = [f"oFamily{i}{'x' * 20}" for i in range(PARENTS)]
 
-# Bounded for CI; derandomized, so every run explores the same interleavings.
+# Bounded for CI and derandomized: every run explores the same interleavings. A deeper, random run:
+# BINDING_MACHINE_EXAMPLES=500 bin/test portal/tests/test_binding_state_machine.py
+DEEPER = os.environ.get("BINDING_MACHINE_EXAMPLES")
 MACHINE_SETTINGS = settings(
-    max_examples=50,
+    max_examples=int(DEEPER or 50),
     stateful_step_count=25,
-    derandomize=True,
+    derandomize=DEEPER is None,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
@@ -129,6 +132,7 @@ class BindingMachine(RuleBasedStateMachine):
         self.allowed = []  # (user_id, openid, issuer openid or None): bind pages the portal allowed, not yet used
         self.links = []  # raw tokens of the share links issued
         self.wrote = True  # a statement other than a read ran since the invariants were checked
+        self.reads_checked_for = None  # what the device reads were last checked against
         self._watching = connection.execute_wrapper(self._watch_writes)
         self._watching.__enter__()
 
@@ -393,7 +397,8 @@ class BindingMachine(RuleBasedStateMachine):
     @invariant()
     def invariants_hold(self):
         """Every invariant (``ALL_INVARIANTS``), and the device reads (``served_to_client``) of each
-        student: confirmed contacts of active students only. Checked again whenever the step wrote."""
+        student: confirmed contacts of active students only. Checked again whenever the step wrote (the
+        device reads, whenever what they depend on changed: confirmed contacts, students, scope.voip)."""
         type(self).steps += 1  # once after the setup, then after every rule
         if not self.wrote:
             return  # the database is as it was when they last held
@@ -401,7 +406,16 @@ class BindingMachine(RuleBasedStateMachine):
         broken = [r for r in invariants_check(ALL_INVARIANTS, limit=5) if r.total]
         assert not broken, "\n".join(f"{r.code}: {line}" for r in broken for line in r.lines)
         confirmed = set(Contact.objects.served().values_list("student_id", "parent__openid"))
-        for student in Student.objects.filter(pk__in=[s.pk for s in self.students]).select_related("school"):
+        students = list(Student.objects.filter(pk__in=self.index).select_related("school").order_by("pk"))
+        reads_depend_on = (
+            confirmed,
+            [s.is_active for s in students],
+            list(Parent.objects.values_list("pk", "voip_scope_granted")),
+        )
+        if reads_depend_on == self.reads_checked_for:
+            return
+        self.reads_checked_for = reads_depend_on
+        for student in students:
             served = {(student.pk, openid) for openid in served_to_client(client=self.client, student=student)}
             if not student.is_active_in_active_school:
                 assert not served, f"inactive {student.user_id} served {served}"
