@@ -21,7 +21,7 @@ from core.validators import (
     sn_validator,
     wechat_id_validator,
 )
-from schools.querysets import ActiveInSchoolQuerySet, SchoolScopedQuerySet
+from schools.querysets import ActiveInSchoolQuerySet, SchoolScopedQuerySet, WebhookEndpointQuerySet
 
 CONTACT_LIMIT_MAX = 100
 SHARE_LINK_TTL_MAX_HOURS = 30 * 24
@@ -569,7 +569,7 @@ class WebhookEndpoint(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     school_path = ("school", "client__grants__school")
-    objects = SchoolScopedQuerySet.as_manager()
+    objects = WebhookEndpointQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("webhook endpoint")
@@ -652,6 +652,12 @@ class WebhookDelivery(models.Model):
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["event", "endpoint"], name="webhook_delivery_once_per_endpoint"),
+            # Delivered exactly when it has its time; a state is one of State's.
+            models.CheckConstraint(
+                condition=Q(state="delivered", delivered_at__isnull=False)
+                | Q(state__in=["pending", "dead"], delivered_at__isnull=True),
+                name="webhook_delivery_state_and_time",
+            ),
         ]
         indexes = [models.Index(fields=["state", "next_attempt_at"], name="webhook_delivery_due")]
 

@@ -55,3 +55,17 @@ class ActiveInSchoolQuerySet(SchoolScopedQuerySet):
     def active(self):
         """Active rows of active schools (``active_q``)."""
         return self.filter(active_q())
+
+
+class WebhookEndpointQuerySet(SchoolScopedQuerySet):
+    def receiving(self, school_ids):
+        """``(endpoint pk, school pk)`` of every active endpoint that receives the events of
+        ``school_ids``: a school's own, and an active API client's for each school it is granted.
+        The one rule of who is told (``schools.services.events.events_emit``); one query."""
+        own = self.filter(is_active=True, school_id__in=school_ids)
+        of_clients = self.filter(is_active=True, client__is_active=True, client__grants__school_id__in=school_ids)
+        return (
+            own.order_by()
+            .values_list("pk", "school_id")
+            .union(of_clients.order_by().values_list("pk", "client__grants__school_id"), all=True)
+        )

@@ -29,22 +29,20 @@ WeChat's state, with WeChat's rules as the seeds state them:
 
 import io
 import json
-import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 
 import segno
 
+from core.tests.local_server import LocalHTTPServer
 from core.wechat.errcodes import ErrCode, envelope
 
 
-class FakeWeChat(ThreadingHTTPServer):
-    daemon_threads = True
-
+class FakeWeChat(LocalHTTPServer):
     def __init__(self):
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.sessions: dict[str, dict] = {}  # js_code -> answer body
         self.requests: list[tuple[str, str, dict, dict | None]] = []
         self.raw_answer: tuple[int, bytes] | None = None  # force a status and body for every request
@@ -72,26 +70,9 @@ class FakeWeChat(ThreadingHTTPServer):
         self.wxacodes_issued = 0
         self.lock = threading.Lock()
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
     def paths(self) -> list[str]:
         """The paths requested so far, in order."""
         return [path for _method, path, _query, _body in self.requests]
-
-    def start(self):
-        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        return self
-
-    def stop(self):
-        self.shutdown()
-        self.server_close()
-
-    def handle_error(self, request, client_address):
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return  # a client that timed out and hung up: expected in tests, keep the output quiet
-        super().handle_error(request, client_address)
 
     # --- the plugin, in a parent's WeChat (seed 003 §2.1-§2.5) --------------------------------------
 

@@ -111,10 +111,8 @@ class WebhookEndpointAdmin(SchoolScopedAdmin):
         if staff_school_id(request.user) is not ALL_SCHOOLS:  # staff add to their own school
             obj.school, obj.client = request.user.staff_membership.school, None
         endpoint, secret = webhook_endpoint_create(
-            url=obj.url, school=obj.school, client=obj.client, actor_user=request.user
+            url=obj.url, school=obj.school, client=obj.client, is_active=obj.is_active, actor_user=request.user
         )
-        if not obj.is_active:
-            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(is_active=False)
         obj.pk, obj.secret_version, obj.created_at = endpoint.pk, endpoint.secret_version, endpoint.created_at
         self._secret_message(request, endpoint, secret)
 

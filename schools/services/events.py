@@ -26,6 +26,7 @@ import logging
 import socket
 import time
 import uuid
+from collections import defaultdict
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -40,7 +41,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import ApplicationError
-from schools.models import ApiClientGrant, OutboxEvent, WebhookDelivery, WebhookEndpoint
+from schools.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
 from schools.selectors import event_payload
 
 logger = logging.getLogger(__name__)
@@ -75,23 +76,14 @@ def events_emit(
             for (school_id, type_, data, at), audit_log_id in zip(items, audit_log_ids, strict=True)
         ]
     )
-    school_ids = {event.school_id for event in events}
-    endpoints: dict[int, list[WebhookEndpoint]] = {school_id: [] for school_id in school_ids}
-    active = WebhookEndpoint.objects.filter(is_active=True)
-    for endpoint in active.filter(school_id__in=school_ids):
-        endpoints[endpoint.school_id].append(endpoint)
-    grants = ApiClientGrant.objects.filter(school_id__in=school_ids, client__is_active=True)
-    clients: dict[int, list[int]] = {}
-    for school_id, client_id in grants.values_list("school_id", "client_id"):
-        clients.setdefault(client_id, []).append(school_id)
-    for endpoint in active.filter(client_id__in=list(clients)):
-        for school_id in clients[endpoint.client_id]:
-            endpoints[school_id].append(endpoint)
+    receivers: dict[int, list[int]] = defaultdict(list)  # school pk → endpoint pks
+    for endpoint_id, school_id in WebhookEndpoint.objects.receiving({event.school_id for event in events}):
+        receivers[school_id].append(endpoint_id)
     deliveries = WebhookDelivery.objects.bulk_create(
         [
-            WebhookDelivery(event=event, endpoint=endpoint, next_attempt_at=event.created_at)
+            WebhookDelivery(event=event, endpoint_id=endpoint_id, next_attempt_at=event.created_at)
             for event in events
-            for endpoint in endpoints[event.school_id]
+            for endpoint_id in receivers[event.school_id]
         ]
     )
     ids = [d.pk for d in deliveries]
@@ -130,9 +122,9 @@ def outbox_positions_assign() -> int:
     if not waiting:
         return 0
     last = OutboxEvent.objects.aggregate(last=Max("position"))["last"] or 0
-    for offset, event_id in enumerate(waiting, start=1):
-        OutboxEvent.objects.filter(pk=event_id).update(position=last + offset)
-    return len(waiting)
+    events = [OutboxEvent(pk=event_id, position=last + offset) for offset, event_id in enumerate(waiting, start=1)]
+    OutboxEvent.objects.bulk_update(events, ["position"], batch_size=1000)
+    return len(events)
 
 
 # --- Delivering ----------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ the deliveries themselves are ``schools.services.events``.
 """
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from schools.models import AuditLog, WebhookDelivery, WebhookEndpoint
@@ -14,15 +15,18 @@ from schools.tenancy import SYSTEM, staff_check, staff_check_platform
 
 
 @transaction.atomic
-def webhook_endpoint_create(*, url: str, school=None, client=None, actor_user=SYSTEM) -> tuple[WebhookEndpoint, str]:
+def webhook_endpoint_create(
+    *, url: str, school=None, client=None, is_active: bool = True, actor_user=SYSTEM
+) -> tuple[WebhookEndpoint, str]:
     """A receiver of ``school``'s events (its administrators may) or of ``client``'s schools' events
-    (the platform's); returns ``(endpoint, secret)``, the secret shown once. Audited."""
+    (the platform's), switched on unless ``is_active`` is false; returns ``(endpoint, secret)``, the
+    secret shown once. Audited."""
     if client is not None:
         staff_check_platform(actor_user)
     else:
         staff_check(actor_user, school_ids=[school.pk])
     webhook_url_check(url)
-    endpoint = WebhookEndpoint.objects.create(url=url, school=school, client=client)
+    endpoint = WebhookEndpoint.objects.create(url=url, school=school, client=client, is_active=is_active)
     _audit_endpoint(endpoint, AuditLog.Action.WEBHOOK_SECRET_ISSUED, actor_user)
     return endpoint, webhook_secret(endpoint)
 
@@ -55,7 +59,7 @@ def webhook_endpoint_update(
 def webhook_secret_rotate(*, endpoint: WebhookEndpoint, actor_user=SYSTEM) -> str:
     """A new signing secret for ``endpoint`` (the old one stops at once); returns it, shown once."""
     _endpoint_check(endpoint, actor_user)
-    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(secret_version=endpoint.secret_version + 1)
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(secret_version=F("secret_version") + 1)
     endpoint.refresh_from_db(fields=["secret_version"])
     _audit_endpoint(endpoint, AuditLog.Action.WEBHOOK_SECRET_ISSUED, actor_user)
     return webhook_secret(endpoint)
@@ -70,7 +74,7 @@ def webhook_deliveries_redeliver(*, deliveries, actor_user=SYSTEM) -> int:
     staff_check(actor_user, school_ids={d.event.school_id for d in rows})
     now = timezone.now()
     WebhookDelivery.objects.filter(pk__in=[d.pk for d in rows]).update(
-        state=WebhookDelivery.State.PENDING, next_attempt_at=now, attempts=0
+        state=WebhookDelivery.State.PENDING, next_attempt_at=now, attempts=0, delivered_at=None
     )
     ids = [d.pk for d in rows]
     for school in {d.event.school for d in rows}:

@@ -7,30 +7,23 @@ answer, to catch a worker in the middle of a delivery.
 """
 
 import json
-import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
+from core.tests.local_server import LocalHTTPServer
 from schools.services.events import webhook_signature_verify
 
 
-class WebhookReceiver(ThreadingHTTPServer):
-    daemon_threads = True
-
+class WebhookReceiver(LocalHTTPServer):
     def __init__(self):
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.secrets: dict[str, str] = {}
         self.answers: list[int] = []
         self.delay = 0.0
         self.requests: list[dict] = []  # every request: {path, headers, body, verified, status}
         self.events: dict[str, dict] = {}  # event id → body, first delivery only (the dedup)
         self.lock = threading.Lock()
-
-    @property
-    def base_url(self) -> str:
-        host, port = self.server_address[:2]
-        return f"http://{host}:{port}"
 
     def url(self, path: str = "/hook") -> str:
         return self.base_url + path
@@ -40,19 +33,6 @@ class WebhookReceiver(ThreadingHTTPServer):
         """Verified deliveries of an event id already received (what dedup removed)."""
         verified = [r for r in self.requests if r["verified"] and r["status"] < 300]
         return len(verified) - len(self.events)
-
-    def start(self):
-        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-        return self
-
-    def stop(self):
-        self.shutdown()
-        self.server_close()
-
-    def handle_error(self, request, client_address):
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return  # a sender that hung up (a killed worker): expected in the fault tests
-        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

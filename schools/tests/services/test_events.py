@@ -7,13 +7,13 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.errors import ApplicationError
-from schools.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
+from schools.models import AuditLog, OutboxEvent, WebhookDelivery, WebhookEndpoint
 from schools.selectors import events_page
 from schools.services.api_clients import api_client_create
 from schools.services.events import (
@@ -27,6 +27,7 @@ from schools.services.events import (
     webhook_signature_verify,
     webhook_url_check,
 )
+from schools.services.webhooks import webhook_deliveries_redeliver, webhook_endpoint_create, webhook_endpoint_update
 from schools.tasks import deliver_webhook
 from schools.tests.factories import SchoolFactory
 
@@ -80,8 +81,12 @@ def test_each_active_endpoint_of_the_school_and_of_its_clients_gets_one_delivery
     endpoint_for(webhook_receiver, client=lone, path="/lone")
 
     event = event_emit(school_id=school.pk, type="contact.changed", data={})
+    other_event = event_emit(school_id=other.pk, type="contact.changed", data={})
 
     assert {d.endpoint for d in event.deliveries.all()} == {own, vendor}
+    assert {d.endpoint.url for d in other_event.deliveries.all()} == {
+        webhook_receiver.url(p) for p in ("/other", "/vendor", "/lone")
+    }
 
 
 def test_the_signature_is_refused_when_tampered_with_or_replayed_late():
@@ -212,7 +217,7 @@ def test_events_are_written_in_bulk(webhook_receiver):
     now = timezone.now()
     with CaptureQueriesContext(connection) as queries:
         events_emit([(school.pk, "contact.changed", {"i": i}, now) for i in range(50)])
-    assert len(queries) <= 5  # events, endpoints, grants, clients' endpoints, deliveries
+    assert len(queries) == 3  # events, receivers (WebhookEndpoint.objects.receiving), deliveries
     assert WebhookDelivery.objects.count() == 50
 
 
@@ -256,3 +261,46 @@ def test_a_receiver_that_turned_private_is_not_called(settings):
     post.assert_not_called()
     assert sent and delivery.state == "pending"
     assert delivery.last_error == str(_("The webhook URL must be a public address."))
+
+
+@pytest.mark.parametrize(
+    ("state", "delivered"),
+    [("delivered", False), ("pending", True), ("dead", True), ("lost", False)],
+)
+def test_the_database_keeps_a_deliverys_state_and_time_together(state, delivered):
+    school = SchoolFactory()
+    WebhookEndpoint.objects.create(school=school, url="https://hooks.example/")
+    delivery = event_emit(school_id=school.pk, type="contact.changed", data={}).deliveries.get()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            state=state, delivered_at=timezone.now() if delivered else None
+        )
+
+
+def test_a_delivered_delivery_sent_again_is_pending_until_delivered_again(webhook_receiver):
+    school = SchoolFactory()
+    endpoint = endpoint_for(webhook_receiver, school=school)
+    delivery = event_emit(school_id=school.pk, type="contact.changed", data={}).deliveries.get()
+    webhook_deliver(delivery_id=delivery.pk)
+    webhook_deliveries_redeliver(deliveries=[delivery])
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.delivered_at, delivery.attempts) == ("pending", None, 0)
+    webhook_deliver(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.state == "delivered" and delivery.endpoint == endpoint
+    assert len(webhook_receiver.requests) == 2 and webhook_receiver.duplicates == 1  # the receiver's dedup
+
+
+def test_changing_a_receiver_is_checked_and_audited(settings):
+    school = SchoolFactory()
+    endpoint, _secret = webhook_endpoint_create(url="https://hooks.example/a", school=school, is_active=False)
+    assert not endpoint.is_active
+    webhook_endpoint_update(endpoint=endpoint, url="https://hooks.example/b", is_active=True)
+    row = AuditLog.objects.get(action="webhook_endpoint_changed")
+    assert row.data["url"] == ["https://hooks.example/a", "https://hooks.example/b"]
+    assert row.data["is_active"] == [False, True]
+    settings.WEBHOOK_ALLOW_PRIVATE = False
+    with pytest.raises(ApplicationError):
+        webhook_endpoint_update(endpoint=endpoint, url="https://127.0.0.1/c", is_active=True)
+    endpoint.refresh_from_db()
+    assert endpoint.url == "https://hooks.example/b"
