@@ -61,9 +61,9 @@ class Stack:
             **extra,
         )
 
-    def server(self, **extra: str) -> PortalServer:
-        """A portal HTTP server on the stack (stopped after the test)."""
-        server = PortalServer(self.env(**extra), self.logs / f"server-{len(self.processes)}.log")
+    def server(self, *, gunicorn: bool = False, **extra: str) -> PortalServer:
+        """A portal HTTP server on the stack (stopped after the test); ``gunicorn``: the production server."""
+        server = PortalServer(self.env(**extra), self.logs / f"server-{len(self.processes)}.log", gunicorn=gunicorn)
         self.processes.append(server)
         return server
 

@@ -231,11 +231,23 @@ class PortalProcess:
 
 
 class PortalServer(PortalProcess):
-    """The portal over HTTP (``manage.py runserver --noreload``: threaded, one thread per request)."""
+    """The portal over HTTP: ``manage.py runserver --noreload`` (threaded, one thread per request), or
+    with ``gunicorn=True`` the production server (``workers`` sync processes, as deployed)."""
 
-    def __init__(self, env: dict[str, str], log_path: Path):
+    def __init__(self, env: dict[str, str], log_path: Path, *, gunicorn: bool = False, workers: int = 2):
         self.port = free_port()
-        args = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{self.port}"]
+        if gunicorn:
+            args = [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "portal.wsgi:application",
+                f"--bind=127.0.0.1:{self.port}",
+                f"--workers={workers}",
+                "--graceful-timeout=5",
+            ]
+        else:
+            args = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{self.port}"]
         super().__init__("server", args, env, log_path)
         self.base_url = f"http://127.0.0.1:{self.port}"
         if not wait_for(self._answers, 60, 0.2):
