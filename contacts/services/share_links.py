@@ -65,14 +65,17 @@ def share_links_expire(*, now: datetime | None = None, batch_size: int | None = 
     own short transaction, in ``expires_at`` order (``core.batching.update_in_batches``), so that a
     revocation or an admin transfer waits at most one batch, not the whole sweep. A link locked by
     a concurrent bind, revocation or transfer is skipped; a later run expires it. ``now`` (default:
-    the time of the call) is fixed for the whole run. Idempotent and safe when two runs overlap:
-    each link is counted by the run that changed it. Binding never depends on it
-    (``share_link_bind`` compares ``expires_at`` itself).
+    the time of the call) is fixed for the whole run. Batches commit without waiting for the disk
+    (``synchronous_commit=False``): a crash may leave the last ones undone, and since a link past
+    ``expires_at`` binds nobody whatever its state, the next run simply does them again. Idempotent
+    and safe when two runs overlap: each link is counted by the run that changed it. Binding never
+    depends on it (``share_link_bind`` compares ``expires_at`` itself).
     """
     return update_in_batches(
         ShareLink.objects.past_expiry(now or timezone.now()),
         keys=("expires_at", "pk"),
         batch_size=batch_size or settings.SHARE_LINK_EXPIRY_BATCH,
+        synchronous_commit=False,  # a batch lost in a crash is expired by the next run
         state=ShareLink.State.EXPIRED,
     )
 
