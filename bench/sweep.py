@@ -3,13 +3,14 @@
 concurrent revocation measuring how long it waits behind the sweep.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_sweep .venv/bin/python bench/sweep.py \\
-        [--quick] [--links 1000000] [--rounds 3] [--batch-sizes 1000,5000]
+        [--quick] [--links 1000000] [--rounds 3] [--batch-sizes 500,1000] [--layout random|time]
 
 It migrates the database it is given (PostgreSQL only: row locks are the point) and generates,
 with ``INSERT … SELECT generate_series`` (no ORM), a school of ``links / 10`` students, each with
-an admin parent, and ``links`` share links of random students, every other one past expiry (up to
-30 days ago; the rest expire in 1 to 31 days, none during the run; expiry order unrelated to
-insertion order). Then,
+an admin parent, and ``links`` share links of random students, half of them past expiry, in one
+of two layouts (``--layout``): ``random`` (the default, the sweep's worst case), every other link
+past expiry (up to 30 days ago), so that expiry order jumps all over the table, or ``time``, links
+created one after another, each living 24 hours, so that expiry order is insertion order. Then,
 ``--rounds`` times, interleaved (the order alternates each round), from the same state each time
 (the expired links set active again, ``VACUUM ANALYZE``, ``CHECKPOINT``):
 
@@ -22,7 +23,7 @@ While each runs, a probe thread (its own connection) does, over and over, what a
 alternately an admin transfer's (lock the student row, revoke the old admin's active links:
 ``student_lock`` + ``share_links_revoke``) and a single link's (``UPDATE`` one link), each in its
 own transaction rolled back afterwards, aimed alternately at the next link the sweep will reach
-(the worst case: it is in the batch being written) and at a random past-expiry link. It records
+(the worst case: it is in the batch being written) and at a random student's past-expiry link. It records
 how long each took, waiting included. Links the batched sweep skipped because the probe held them
 are expired by an untimed second run, as the next beat run would. It prints the query plan of a
 batch (it must use ``share_link_expiry_batch_idx``) and a Markdown table of medians, then deletes
@@ -69,19 +70,21 @@ class Rollback(Exception):
 class Probe(threading.Thread):
     """Revocations while the sweep runs; ``waits``: seconds each took (lock waits included)."""
 
-    def __init__(self, *, now, link_ids: tuple[int, int], seed: int):
+    def __init__(self, *, now, student_ids: tuple[int, int], seed: int):
         super().__init__()
-        self.now, self.link_ids, self.rng = now, link_ids, random.Random(seed)
+        self.now, self.student_ids, self.rng = now, student_ids, random.Random(seed)
         self.stop = threading.Event()
         self.waits: list[float] = []
 
     def target(self, i: int):
-        """(link id, student id, issuer id): the sweep's next link on even steps, a random one on odd ones."""
-        pending = ShareLink.objects.past_expiry(self.now)
-        if i % 4 < 2:
-            return pending.order_by("expires_at", "pk").values_list("pk", "student_id", "issued_by_id").first()
-        pk = self.rng.randint(*self.link_ids)
-        return pending.filter(pk__gte=pk).order_by("pk").values_list("pk", "student_id", "issued_by_id").first()
+        """(link id, student id, issuer id): the sweep's next link twice in four steps, else a past-expiry
+        link of a random student (the next link if that student has none); None when none is left."""
+        pending = ShareLink.objects.past_expiry(self.now).values_list("pk", "student_id", "issued_by_id")
+        if i % 4 >= 2:
+            found = pending.filter(student_id=self.rng.randint(*self.student_ids)).order_by("pk").first()
+            if found:
+                return found
+        return pending.order_by("expires_at", "pk").first()
 
     def run(self):
         try:
@@ -115,7 +118,20 @@ def sql(statement: str, params=()):
         return cursor.rowcount
 
 
-def generate(school: School, links: int, stamp: str) -> dict:
+# When link j of n expires (SQL), in one of two layouts; none expires while the benchmark runs.
+EXPIRY = {
+    # Created one after another, each living 24 hours (the default TTL): the first half expired over
+    # the last day, the second half expires within the next one. Expiry order = insertion order.
+    "time": "CASE WHEN j < %(n)s / 2 THEN now() - interval '25 hours' + j * interval '24 hours' / (%(n)s / 2) "
+    "ELSE now() + interval '1 hour' + (j - %(n)s / 2) * interval '23 hours' / (%(n)s / 2) END",
+    # Every other link past expiry (up to 30 days ago), the rest expiring in 1 to 31 days: the
+    # sweep's order jumps all over the table.
+    "random": "CASE WHEN j %% 2 = 0 THEN now() - interval '1 minute' - random() * interval '30 days' "
+    "ELSE now() + interval '1 day' + random() * interval '30 days' END",
+}
+
+
+def generate(school: School, links: int, stamp: str, layout: str) -> dict:
     """Students, their admin parents and share links by ``INSERT … SELECT``; the id ranges created."""
     students = max(links // 10, 1)
     sql("SELECT setseed(0.42)")
@@ -141,22 +157,25 @@ def generate(school: School, links: int, stamp: str) -> dict:
     sql(
         """INSERT INTO contacts_sharelink (token_hash, user_name, user_avatar, plugin_path, state, created_at,
                                            expires_at, issued_by_id, student_id)
-           SELECT encode(sha256(('sweep-' || %s || '-' || j)::bytea), 'hex'), '学生' || s, '',
-                  %s || md5(j::text), 'active', e - interval '24 hours', e, %s + s, %s + s
-           FROM (SELECT j, floor(random() * %s)::bigint AS s,
-                        CASE WHEN j %% 2 = 0 THEN now() - interval '1 minute' - random() * interval '30 days'
-                             ELSE now() + interval '1 day' + random() * interval '30 days' END AS e
-                 FROM generate_series(0, %s - 1) j) g""",
-        [stamp, PLUGIN_PATH, first_parent, first_student, students, links],
+           SELECT encode(sha256(('sweep-' || %(stamp)s || '-' || j)::bytea), 'hex'), '学生' || s, '',
+                  %(path)s || md5(j::text), 'active', e - interval '24 hours', e, %(parent)s + s, %(student)s + s
+           FROM (SELECT j, floor(random() * %(students)s)::bigint AS s,
+                        """
+        + EXPIRY[layout]
+        + """ AS e
+                 FROM generate_series(0, %(n)s - 1) j) g""",
+        {
+            "stamp": stamp,
+            "path": PLUGIN_PATH,
+            "parent": first_parent,
+            "student": first_student,
+            "students": students,
+            "n": links,
+        },  # fmt: skip
     )
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT min(id), max(id) FROM contacts_sharelink WHERE student_id BETWEEN %s AND %s",
-                       [first_student, last_student])  # fmt: skip
-        first_link, last_link = cursor.fetchone()
     return {
         "students": (first_student, last_student),
         "parents": (first_parent, last_parent),
-        "links": (first_link, last_link),
     }
 
 
@@ -190,9 +209,9 @@ def explain(statement: str, params) -> list[str]:
         return lines
 
 
-def run(contender: str, *, expired: int, link_ids, seed: int, record: BatchQueries | None) -> dict:
+def run(contender: str, *, expired: int, student_ids, seed: int, record: BatchQueries | None) -> dict:
     now = timezone.now()
-    probe = Probe(now=now, link_ids=link_ids, seed=seed)
+    probe = Probe(now=now, student_ids=student_ids, seed=seed)
     probe.start()
     time.sleep(0.2)  # the probe is going before the sweep starts
     started = time.perf_counter()
@@ -222,6 +241,9 @@ def main():
     parser.add_argument("--quick", action="store_true", help="100,000 links (2 rounds unless --rounds): a smoke run")
     parser.add_argument("--rounds", type=int)
     parser.add_argument("--batch-sizes", default=str(settings.SHARE_LINK_EXPIRY_BATCH))
+    parser.add_argument(
+        "--layout", choices=sorted(EXPIRY), default="random", help="expiry order: insertion order, or unrelated to it"
+    )
     args = parser.parse_args()
     links = 100_000 if args.quick else args.links
     rounds = args.rounds or (2 if args.quick else 3)
@@ -235,10 +257,11 @@ def main():
     ids = None
     try:
         started = time.perf_counter()
-        ids = generate(school, links, stamp)
+        ids = generate(school, links, stamp, args.layout)
         generated = time.perf_counter() - started
         expired = ShareLink.objects.past_expiry().count()
-        print(f"generated {links:,} links ({expired:,} past expiry) for {links // 10:,} students in {generated:.1f} s")
+        print(f"generated {links:,} links ({expired:,} past expiry, expiry order {args.layout!r}) "
+              f"for {links // 10:,} students in {generated:.1f} s")  # fmt: skip
 
         contenders = ["raw", *map(str, batch_sizes)]
         results = {c: [] for c in contenders}
@@ -247,7 +270,9 @@ def main():
             order = contenders if r % 2 == 0 else contenders[::-1]
             for c in order:
                 reset()
-                result = run(c, expired=expired, link_ids=ids["links"], seed=r, record=record if c != "raw" else None)
+                result = run(
+                    c, expired=expired, student_ids=ids["students"], seed=r, record=None if c == "raw" else record
+                )
                 results[c].append(result)
                 waits = result["waits"]
                 print(f"round {r + 1} {c:>5}: {result['seconds']:.2f} s, longest revocation "
@@ -268,8 +293,8 @@ def main():
 
     raw = statistics.median(r["seconds"] for r in results["raw"])
     server = f"PostgreSQL {connection.pg_version // 10000}"
-    print(f"\n{links:,} share links, {expired:,} past expiry, {links // 10:,} students; {server}; "
-          f"median of {rounds} rounds, interleaved; a concurrent revocation probe in each run\n")  # fmt: skip
+    print(f"\n{links:,} share links, {expired:,} past expiry (layout {args.layout!r}), {links // 10:,} students; "
+          f"{server}; median of {rounds} rounds, interleaved; a concurrent revocation probe in each run\n")  # fmt: skip
     print("| sweep | total time | ratio to raw UPDATE | longest revocation wait (worst round) "
           "| median of each round's longest | revocations over 100 ms | links left to the next run |")  # fmt: skip
     print("|---|---|---|---|---|---|---|")
