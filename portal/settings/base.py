@@ -225,7 +225,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BODY_BYTES
 SHARE_LINK_PAGE_PATH = env("SHARE_LINK_PAGE_PATH", default="/pages/bind-contact/index")
 # Links the expiry sweep marks per transaction (contacts.services.share_links.share_links_expire):
 # a revocation or admin transfer waits at most one batch behind it. bench/sweep.py, 1,000,000 links:
-# 500 keeps that wait under 100 ms and the sweep within 1.5x one UPDATE of every expired link.
+# with 500, the longest revocation took 81-117 ms (its own work included) and the sweep 1.2-1.3x
+# the time of one UPDATE of every expired link; smaller batches wait less and cost more.
 SHARE_LINK_EXPIRY_BATCH = env.int("SHARE_LINK_EXPIRY_BATCH", default=500)
 # The mini-program page where a parent enters a claim code: the letters' mini-program codes open it
 # with the student's scene (contacts.services.mini_program_codes).
