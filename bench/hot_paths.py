@@ -38,19 +38,19 @@ os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("WECHAT_SANDBOX", "0")
 os.environ.setdefault("LOG_LEVEL", "WARNING")  # this process's captures; the servers log as deployed
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-import requests  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
-from django.test import Client  # noqa: E402
-from django.test.utils import CaptureQueriesContext  # noqa: E402
+import requests
+from django.core.management import call_command
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
-from contacts.models import Contact, Parent  # noqa: E402
-from schools.models import CallMode, Device, School, Student  # noqa: E402
-from schools.services.api_clients import api_access_token_issue, api_client_create  # noqa: E402
+from contacts.models import Contact, Parent
+from schools.models import CallMode, Device, School, Student
+from schools.services.api_clients import api_access_token_issue, api_client_create
 
 STUDENTS = 10_000
 DEVICES = 200
