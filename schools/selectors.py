@@ -1,6 +1,11 @@
 """Reads of the schools app."""
 
 import hmac
+from datetime import datetime
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
 
 from core.tokens import token_hash
 from core.validators import is_wechat_id
@@ -19,13 +24,68 @@ def api_client_secret_matches(*, client: ApiClient, secret: str) -> bool:
     return bool(client.secret_hash) and hmac.compare_digest(client.secret_hash, token_hash(secret))
 
 
+# Every device-API request authenticates its access_token: the lookup is cached in the shared cache
+# for at most API_TOKEN_CACHE_SECONDS, each entry stamped with a version that any change of a
+# client, grant, school or token bumps (api_access_token_cache_clear, wired in schools.apps), so a
+# deactivated client or school, a withdrawn grant or a shortened token is never served from the cache.
+API_TOKEN_CACHE_SECONDS = 60
+API_TOKEN_CACHE_VERSION_KEY = "api-access-token:version"
+
+
+def api_access_token_cache_clear(**kwargs) -> None:
+    """Invalidate every cached access-token lookup; also a signal receiver (``**kwargs`` ignored)."""
+    try:
+        cache.incr(API_TOKEN_CACHE_VERSION_KEY)
+    except ValueError:  # not set yet, or evicted: any new value differs from the entries' stamps
+        cache.set(API_TOKEN_CACHE_VERSION_KEY, int(timezone.now().timestamp() * 1e6), None)
+
+
+def api_access_token_cache_changed(**kwargs) -> None:
+    """A client, grant, school or token changed: drop the cached lookups at once, and again after the
+    change commits, so that a request that read the old rows meanwhile cannot keep them cached.
+    Call it after any bulk ``update()`` of those rows; a signal receiver of their saves and deletes."""
+    api_access_token_cache_clear()
+    transaction.on_commit(api_access_token_cache_clear, using=kwargs.get("using"))
+
+
 def api_access_token_get(*, token: str) -> ApiAccessToken | None:
-    """The stored token of a raw ``access_token`` (expired or not) of an active client, with the client."""
-    return (
+    """The stored token of a raw ``access_token`` (expired or not) of an active client, with the client.
+
+    One cache round trip when cached (``API_TOKEN_CACHE_SECONDS``, 60 s at most, never past the
+    token's expiry); otherwise one query, whose answer is cached when the token is known. The
+    client comes with ``id``, ``name``, ``appid`` and ``is_active`` (not its secret digest).
+    """
+    digest = token_hash(token)
+    entry_key = f"api-access-token:{digest}"
+    cached = cache.get_many([API_TOKEN_CACHE_VERSION_KEY, entry_key])
+    version, entry = cached.get(API_TOKEN_CACHE_VERSION_KEY), cached.get(entry_key)
+    if entry is not None and version is not None and entry[0] == version:
+        _version, token_id, expires_at, client_id, name, appid = entry
+        client = ApiClient(id=client_id, name=name, appid=appid, is_active=True)
+        found = ApiAccessToken(id=token_id, token_hash=digest, expires_at=expires_at, client=client)
+        found._state.adding = False
+        client._state.adding = False
+        return found
+    if version is None:
+        api_access_token_cache_clear()
+        version = cache.get(API_TOKEN_CACHE_VERSION_KEY)
+    found = (
         ApiAccessToken.objects.select_related("client")
-        .filter(ApiAccessToken.token_q(token), client__in=ApiClient.objects.active())
+        .only("id", "expires_at", "client__id", "client__name", "client__appid", "client__is_active")
+        .filter(token_hash=digest, client__in=ApiClient.objects.active())
+        .order_by()
         .first()
     )
+    if found is not None and version is not None:
+        ttl = _seconds_until(found.expires_at)
+        if ttl > 0:
+            entry = (version, found.id, found.expires_at, found.client_id, found.client.name, found.client.appid)
+            cache.set(entry_key, entry, min(API_TOKEN_CACHE_SECONDS, ttl))
+    return found
+
+
+def _seconds_until(moment: datetime) -> int:
+    return int((moment - timezone.now()).total_seconds())
 
 
 def student_get_active(*, user_id: str) -> Student | None:
