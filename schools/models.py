@@ -353,7 +353,12 @@ class ApiClient(models.Model):
         return f"{self.name} ({self.appid})"
 
     def school_ids(self):
-        """The active schools whose devices and students this client may name (a subquery of ids)."""
+        """The active schools whose devices and students this client may name: a subquery of ids, or
+        the list itself when the request's authentication already read it (``active_school_ids``,
+        cached with the access token: ``schools.selectors.api_access_token_get``)."""
+        known = getattr(self, "active_school_ids", None)
+        if known is not None:
+            return known
         return ApiClientGrant.objects.filter(client_id=self.pk, school__is_active=True).values("school_id")
 
 

@@ -52,16 +52,19 @@ def api_access_token_get(*, token: str) -> ApiAccessToken | None:
     """The stored token of a raw ``access_token`` (expired or not) of an active client, with the client.
 
     One cache round trip when cached (``API_TOKEN_CACHE_SECONDS``, 60 s at most, never past the
-    token's expiry); otherwise one query, whose answer is cached when the token is known. The
-    client comes with ``id``, ``name``, ``appid`` and ``is_active`` (not its secret digest).
+    token's expiry); otherwise one query, and one more for the client's active schools when the
+    token is known and its answer is cached. A cached client comes with ``id``, ``name``, ``appid``,
+    ``is_active`` and ``active_school_ids`` (what ``ApiClient.school_ids`` answers; not its secret
+    digest).
     """
     digest = token_hash(token)
     entry_key = f"api-access-token:{digest}"
     cached = cache.get_many([API_TOKEN_CACHE_VERSION_KEY, entry_key])
     version, entry = cached.get(API_TOKEN_CACHE_VERSION_KEY), cached.get(entry_key)
     if entry is not None and version is not None and entry[0] == version:
-        _version, token_id, expires_at, client_id, name, appid = entry
+        _version, token_id, expires_at, client_id, name, appid, school_ids = entry
         client = ApiClient(id=client_id, name=name, appid=appid, is_active=True)
+        client.active_school_ids = school_ids
         found = ApiAccessToken(id=token_id, token_hash=digest, expires_at=expires_at, client=client)
         found._state.adding = False
         client._state.adding = False
@@ -79,7 +82,10 @@ def api_access_token_get(*, token: str) -> ApiAccessToken | None:
     if found is not None and version is not None:
         ttl = _seconds_until(found.expires_at)
         if ttl > 0:
-            entry = (version, found.id, found.expires_at, found.client_id, found.client.name, found.client.appid)
+            client = found.client
+            school_ids = sorted(client.school_ids().values_list("school_id", flat=True))
+            client.active_school_ids = school_ids  # this request's lookups too
+            entry = (version, found.id, found.expires_at, client.id, client.name, client.appid, school_ids)
             cache.set(entry_key, entry, min(API_TOKEN_CACHE_SECONDS, ttl))
     return found
 

@@ -46,7 +46,7 @@ def test_pinned_query_counts(api, n):
         f"/api/v1/device/iot-bind-contacts{q}",
         {"sn": device.sn, "model_id": device.model_id, "openid_list": openids},
     )
-    assert queries == 3  # access token (then cached), device, openids with their authorization
+    assert queries == 4  # access token and its client's schools (then cached), device, openids with authorizations
     assert sum(c["status"] for c in body["contact_list"]) == n and len(body["contact_list"]) == 2 * n
 
     check = {"sn": device.sn, "model_id": device.model_id, "user_id": student.user_id, "openid": openids[0]}

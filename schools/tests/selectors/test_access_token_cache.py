@@ -25,8 +25,8 @@ def issued():
 
 
 def test_a_known_token_is_read_from_the_cache_after_the_first_lookup(issued, django_assert_num_queries):
-    client, _school, token = issued
-    with django_assert_num_queries(1):
+    client, school, token = issued
+    with django_assert_num_queries(2):  # the token with its client, the client's active schools
         first = api_access_token_get(token=token)
     with django_assert_num_queries(0):
         again = api_access_token_get(token=token)
@@ -37,6 +37,7 @@ def test_a_known_token_is_read_from_the_cache_after_the_first_lookup(issued, dja
         client.appid,
         first.expires_at,
     )
+    assert again.client.school_ids() == first.client.school_ids() == [school.pk]
 
 
 def test_an_unknown_token_is_not_cached(issued, django_assert_num_queries):
