@@ -208,7 +208,8 @@ class ShareLink(HashedToken):
             ),
         ]
         indexes = [
-            models.Index(fields=["expires_at"], condition=Q(state="active"), name="share_link_active_expiry_idx"),
+            # The expiry sweep's batches, in (expires_at, id) order (share_links_expire).
+            models.Index(fields=["expires_at", "id"], condition=Q(state="active"), name="share_link_expiry_batch_idx"),
         ]
 
     def __str__(self):

@@ -12,7 +12,8 @@ from core.wechat.client import WeChatUnavailable
 def expire_share_links() -> int:
     """Beat, every minute: mark share links past ``expires_at`` as expired; returns how many.
 
-    One UPDATE; idempotent and safe when two runs overlap (``share_links_expire``).
+    In short batches (``SHARE_LINK_EXPIRY_BATCH``); idempotent and safe when two runs overlap
+    (``share_links_expire``).
     """
     return share_links_expire()
 

@@ -8,6 +8,7 @@ as a SHA-256 digest.
 from collections import Counter
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -15,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from contacts.models import Parent, ShareLink
 from contacts.selectors.contacts import contact_access
+from core.batching import update_in_batches
 from core.errors import Forbidden
 from schools.models import AuditLog
 from schools.services.audit import audit_log_record
@@ -56,13 +58,26 @@ def share_link_create(
     return link, raw
 
 
-def share_links_expire(*, now: datetime | None = None) -> int:
-    """Mark active share links past ``expires_at`` as expired, in one UPDATE; returns how many.
+def share_links_expire(*, now: datetime | None = None, batch_size: int | None = None) -> int:
+    """Mark active share links past ``expires_at`` (``ShareLink.objects.past_expiry``) as expired; returns how many.
 
-    Idempotent and safe when two runs overlap: the second finds nothing left to change.
-    Binding never depends on it (``share_link_bind`` compares ``expires_at`` itself).
+    In batches of ``batch_size`` links (default ``settings.SHARE_LINK_EXPIRY_BATCH``), each its
+    own short transaction, in ``expires_at`` order (``core.batching.update_in_batches``), so that a
+    revocation or an admin transfer waits at most one batch, not the whole sweep. A link locked by
+    a concurrent bind, revocation or transfer is skipped; a later run expires it. ``now`` (default:
+    the time of the call) is fixed for the whole run. Batches commit without waiting for the disk
+    (``synchronous_commit=False``): a crash may leave the last ones undone, and since a link past
+    ``expires_at`` binds nobody whatever its state, the next run simply does them again. Idempotent
+    and safe when two runs overlap: each link is counted by the run that changed it. Binding never
+    depends on it (``share_link_bind`` compares ``expires_at`` itself).
     """
-    return ShareLink.objects.past_expiry(now).update(state=ShareLink.State.EXPIRED)
+    return update_in_batches(
+        ShareLink.objects.past_expiry(now or timezone.now()),
+        keys=("expires_at", "pk"),
+        batch_size=batch_size or settings.SHARE_LINK_EXPIRY_BATCH,
+        synchronous_commit=False,  # a batch lost in a crash is expired by the next run
+        state=ShareLink.State.EXPIRED,
+    )
 
 
 def share_links_revoke(*, student_ids, issued_by_id: int | None = None, now: datetime | None = None) -> Counter:

@@ -231,6 +231,10 @@ UPLOAD_MAX_BODY_BYTES = env.int("UPLOAD_MAX_BODY_BYTES", default=20 * 1024 * 102
 DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BODY_BYTES
 # The mini-program page that opens a share link; the token is appended as ?token=.
 SHARE_LINK_PAGE_PATH = env("SHARE_LINK_PAGE_PATH", default="/pages/bind-contact/index")
+# Links the expiry sweep marks per transaction (contacts.services.share_links.share_links_expire):
+# a revocation or admin transfer waits at most one batch behind it (bench/sweep.py: the default
+# keeps that wait under 100 ms and the whole sweep within 1.5x one UPDATE of every expired link).
+SHARE_LINK_EXPIRY_BATCH = env.int("SHARE_LINK_EXPIRY_BATCH", default=1000)
 # The mini-program page where a parent enters a claim code: the letters' mini-program codes open it
 # with the student's scene (contacts.services.mini_program_codes).
 ADMIN_BIND_PAGE_PATH = env("ADMIN_BIND_PAGE_PATH", default="/pages/bind-admin/index")
