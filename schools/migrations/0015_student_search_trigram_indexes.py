@@ -1,0 +1,29 @@
+# The admin's student search on PostgreSQL: pg_trgm and a GIN trigram index on UPPER(column) of
+# each searched column. Django's icontains is UPPER(col::text) LIKE UPPER('%term%'); an index on
+# the expression serves it (one on the bare column would not). Built concurrently (the table stays
+# writable; hence atomic = False); nothing on SQLite, whose search scans its small table.
+# Issue 11 (bench/changelist.py).
+
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.operations import TrigramExtension
+from django.db import migrations
+from django.db.models.functions import Upper
+
+from core.migration_operations import AddIndexOnPostgreSQL
+
+
+def trigram_index(column: str) -> GinIndex:
+    return GinIndex(OpClass(Upper(column), name="gin_trgm_ops"), name=f"student_{column}_trgm_idx")
+
+
+class Migration(migrations.Migration):
+    atomic = False
+
+    dependencies = [
+        ("schools", "0014_orderings_without_school_join"),
+    ]
+
+    operations = [
+        TrigramExtension(),  # a no-op on SQLite
+        *(AddIndexOnPostgreSQL("student", trigram_index(column)) for column in ("user_id", "name", "student_number")),
+    ]
