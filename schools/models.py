@@ -272,9 +272,10 @@ class Student(models.Model):
     also gives a school's grades and classes (``schools.selectors.class_vocabulary``);
     ``student_grade_class_idx`` gives every school's vocabulary and counts a grade,
     ``student_class_idx`` counts a class. On PostgreSQL, migration 0015 adds GIN trigram indexes
-    on ``UPPER(user_id)``, ``UPPER(name)``, ``UPPER(student_number)``: the admin's search
-    (``icontains`` is ``UPPER(col) LIKE UPPER('%term%')``) is served by them. They are not in
-    ``Meta.indexes`` because SQLite (``make run``) has no GIN and would rebuild them with the table.
+    on ``UPPER(name)`` and ``UPPER(student_number)``: the admin's search (``icontains`` is
+    ``UPPER(col) LIKE UPPER('%term%')``; ``user_id`` by equality) is served by them for terms of
+    three characters or more. They are not in ``Meta.indexes`` because SQLite (``make run``) has
+    no GIN and would rebuild them with the table.
     """
 
     school = models.ForeignKey(

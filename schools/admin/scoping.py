@@ -60,17 +60,20 @@ class ClassVocabularyFilter(admin.AllValuesFieldListFilter):
         super().__init__(field, request, params, model, model_admin, field_path)  # a lazy DISTINCT, replaced
         school_id = staff_school_id(request.user)
         if school_id is ALL_SCHOOLS:
-            school_id = self._chosen_school(params, field_path)
-        vocabulary = class_vocabulary(school_id=school_id)
+            school_id = self._chosen_school(request, field_path)
+        vocabularies = request.__dict__.setdefault("_class_vocabularies", {})  # one query for both filters
+        if school_id not in vocabularies:
+            vocabularies[school_id] = class_vocabulary(school_id=school_id)
+        vocabulary = vocabularies[school_id]
         self.lookup_choices = vocabulary.grades if field.name == "grade" else vocabulary.class_names
 
     @staticmethod
-    def _chosen_school(params, field_path) -> int | None:
-        """The school chosen in the school filter of the same list (``school__id__exact``), if any."""
+    def _chosen_school(request, field_path) -> int | None:
+        """The school chosen in the school filter of the same list (``school__id__exact``), if any.
+        From the query string: the school filter has taken its parameter out of ``params``."""
         prefix = field_path.rpartition("__")[0]
-        chosen = params.get(f"{prefix}__school__id__exact" if prefix else "school__id__exact")
-        value = chosen[-1] if isinstance(chosen, list) and chosen else chosen
-        return int(value) if isinstance(value, str) and value.isdigit() else ALL_SCHOOLS
+        chosen = request.GET.get(f"{prefix}__school__id__exact" if prefix else "school__id__exact", "")
+        return int(chosen) if chosen.isdigit() else ALL_SCHOOLS
 
 
 _CLASS_FIELDS = {Student._meta.get_field("grade"), Student._meta.get_field("class_name")}

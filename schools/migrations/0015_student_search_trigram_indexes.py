@@ -1,6 +1,7 @@
-# The admin's student search on PostgreSQL: pg_trgm and a GIN trigram index on UPPER(column) of
-# each searched column. Django's icontains is UPPER(col::text) LIKE UPPER('%term%'); an index on
-# the expression serves it (one on the bare column would not). Built concurrently (the table stays
+# The admin's student search on PostgreSQL: pg_trgm and a GIN trigram index on UPPER(column) of the
+# columns searched by substring, name and student_number (user_id is searched by equality, served by
+# its unique index). Django's icontains is UPPER(col::text) LIKE UPPER('%term%'); an index on the
+# expression serves it (one on the bare column would not). Built concurrently (the table stays
 # writable; hence atomic = False); nothing on SQLite, whose search scans its small table.
 # Issue 11 (bench/changelist.py).
 
@@ -25,5 +26,5 @@ class Migration(migrations.Migration):
 
     operations = [
         TrigramExtension(),  # a no-op on SQLite
-        *(AddIndexOnPostgreSQL("student", trigram_index(column)) for column in ("user_id", "name", "student_number")),
+        *(AddIndexOnPostgreSQL("student", trigram_index(column)) for column in ("name", "student_number")),
     ]
