@@ -75,7 +75,12 @@ def test_the_changelist_orders_by_the_student_index_and_never_joins_schools_nor_
     response, sqls = student_queries(root, query.format(a=schools[0].pk))
     assert response.context["cl"].result_count >= 0
     assert not [sql for sql in sqls if "JOIN" in sql], sqls  # no join: not for the order, not for the school column
-    assert not [sql for sql in sqls if "DISTINCT" in sql], sqls  # the filters' choices are the vocabulary's
+    distinct = [sql for sql in sqls if "DISTINCT" in sql]  # the filters' choices are the vocabulary's, once:
+    if connection.vendor == "postgresql":
+        assert distinct == [], distinct  # a loose index scan
+    else:
+        (vocabulary,) = distinct  # SQLite (make run) reads its few rows
+        assert vocabulary.startswith('SELECT DISTINCT "schools_student"."grade" AS "grade", "schools_student"."class')
     order = ORDER_BY.search(page_query(sqls)).group(1)
     columns = ["school_id", "grade", "class_name", "student_number", "id"]
     assert order == ", ".join(f'"schools_student"."{column}" ASC' for column in columns)
