@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from core.admin import EstimatedCountPaginator
+from schools.admin.scoping import SchoolScopedRelatedFilter
 from schools.models import Student
 from schools.selectors import class_vocabulary
 from schools.tenancy import ALL_SCHOOLS, NO_SCHOOL
@@ -142,6 +143,36 @@ def test_search_finds_a_student_by_a_part_of_its_name_or_number_and_by_its_whole
     for query in ["阳子涵", "欧阳", "241", "wxfp_Wanted01"]:
         assert list(root.get(URL, {"q": query}).context["cl"].result_list) == [wanted], query
     assert list(root.get(URL, {"q": "wxfp_wanted01"}).context["cl"].result_list) == []  # WeChat's ids are exact
+
+
+# ------------------------------------------------------------ the school filter
+
+
+def test_a_superuser_of_more_schools_than_a_list_takes_picks_one_by_its_code(root, schools, monkeypatch):
+    a, b = schools
+    monkeypatch.setattr(SchoolScopedRelatedFilter, "list_max", 1)
+    with CaptureQueriesContext(connection) as captured:
+        page = root.get(URL, {"q": "年级", "grade": "七年级"})
+    assert choices(page, "school__id__exact") == []  # no link per school: "All" only
+    assert [q for q in captured.captured_queries if 'FROM "schools_school"' in q["sql"]][0]["sql"].endswith("LIMIT 2")
+    form = page.content.decode()
+    assert 'name="school_code"' in form and '<input type="hidden" name="grade" value="七年级">' in form
+    assert 'name="q" value="年级"' in form  # the search and the other filters are kept
+
+    response, sqls = student_queries(root, f"?school_code={b.code}")
+    assert choices(response, "school__id__exact") == ["乙中学"]  # the chosen school, selected
+    assert {s.school_id for s in response.context["cl"].result_list} == {b.pk}
+    assert not [sql for sql in sqls if "JOIN" in sql]  # by school_id
+    assert choices(response, "grade") == ["七年级"]  # and its vocabulary
+    assert list(root.get(URL, {"school_code": "no-such-school"}).context["cl"].result_list) == []
+
+
+def test_a_staff_user_sees_its_one_school_listed_and_cannot_choose_another_by_code(client, schools):
+    a, b = schools
+    staff = staff_of(client, a)
+    specs = staff.get(URL).context["cl"].filter_specs
+    assert not [spec for spec in specs if "school_code" in spec.expected_parameters()]  # one school: no filter
+    assert list(staff.get(URL, {"school_code": b.code}).context["cl"].result_list) == []
 
 
 # ------------------------------------------------------------------ the count
