@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from core.local_time import local_display
+from core.lookups import TrigramContains
 from core.models import HashedToken
 from core.validators import (
     DEVICE_NAME_MAX_CHARS,
@@ -272,9 +273,9 @@ class Student(models.Model):
     also gives a school's grades and classes (``schools.selectors.class_vocabulary``);
     ``student_grade_class_idx`` gives every school's vocabulary and counts a grade,
     ``student_class_idx`` counts a class. On PostgreSQL, migration 0015 adds GIN trigram indexes
-    on ``UPPER(name)`` and ``UPPER(student_number)``: the admin's search (``icontains`` is
-    ``UPPER(col) LIKE UPPER('%term%')``; ``user_id`` by equality) is served by them for terms of
-    three characters or more. They are not in ``Meta.indexes`` because SQLite (``make run``) has
+    on ``name`` and ``student_number`` (upper-cased, each character doubled: ``core.lookups``),
+    which serve the admin's search (``trigram_contains``; ``user_id`` by equality) for terms of
+    two characters or more. They are not in ``Meta.indexes`` because SQLite (``make run``) has
     no GIN and would rebuild them with the table.
     """
 
@@ -327,6 +328,10 @@ class Student(models.Model):
     def is_active_in_active_school(self) -> bool:
         """``active_q`` for one loaded student: it and its school are active."""
         return self.is_active and self.school.is_active
+
+
+for _searched in ("name", "student_number"):  # the columns with a trigram index (migration 0015)
+    Student._meta.get_field(_searched).register_lookup(TrigramContains)
 
 
 class StaffMembership(models.Model):

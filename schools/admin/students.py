@@ -40,8 +40,9 @@ class StudentAdmin(SchoolScopedAdmin):
     list_display = ["name", "user_id", "school", "grade", "class_name", "student_number", "is_active"]
     list_filter = ["school", "is_active", "grade", "class_name"]
     # user_id by equality (WeChat's ids are case-sensitive; its unique index serves it), name and
-    # student number by substring (the trigram indexes of migration 0015 on PostgreSQL).
-    search_fields = ["user_id__exact", "name", "student_number"]
+    # student number by a case-insensitive substring (``trigram_contains``: on PostgreSQL the trigram
+    # indexes of migration 0015 serve terms of two characters or more).
+    search_fields = ["user_id__exact", "name__trigram_contains", "student_number__trigram_contains"]
     # The page's schools come in one query by primary key (``get_queryset``), not by a join: joined,
     # PostgreSQL may walk the schools to give the page's order instead of the student index.
     list_select_related = ()  # not False: Django would then join every foreign key of list_display

@@ -1,20 +1,21 @@
-# The admin's student search on PostgreSQL: pg_trgm and a GIN trigram index on UPPER(column) of the
-# columns searched by substring, name and student_number (user_id is searched by equality, served by
-# its unique index). Django's icontains is UPPER(col::text) LIKE UPPER('%term%'); an index on the
-# expression serves it (one on the bare column would not). Built concurrently (the table stays
-# writable; hence atomic = False); nothing on SQLite, whose search scans its small table.
-# Issue 11 (bench/changelist.py).
+# The admin's student search on PostgreSQL: pg_trgm and a GIN trigram index on each column searched by
+# substring, name and student_number (user_id is searched by equality, served by its unique index),
+# over the expression the search's lookup writes (core.lookups.TrigramContains): the upper-cased text
+# with each character doubled, so that two-character terms (王诺) have trigrams too. An index on the
+# bare column would serve none of it. Built concurrently (the table stays writable; hence
+# atomic = False); nothing on SQLite, whose search reads its small table. Issue 11 (bench/changelist.py).
 
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations
 from django.db.models.functions import Upper
 
+from core.lookups import Doubled
 from core.migration_operations import AddIndexOnPostgreSQL
 
 
 def trigram_index(column: str) -> GinIndex:
-    return GinIndex(OpClass(Upper(column), name="gin_trgm_ops"), name=f"student_{column}_trgm_idx")
+    return GinIndex(OpClass(Doubled(Upper(column)), name="gin_trgm_ops"), name=f"student_{column}_trgm_idx")
 
 
 class Migration(migrations.Migration):
