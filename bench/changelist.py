@@ -181,24 +181,32 @@ def clients(alias: str) -> dict[str, Client]:
 
 
 class QueryCounter:
+    """Queries and the time spent in them (ms)."""
+
     def __init__(self):
         self.count = 0
+        self.ms = 0.0
 
     def __call__(self, execute, sql, params, many, context):
         self.count += 1
-        return execute(sql, params, many, context)
+        start = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.ms += (time.perf_counter() - start) * 1000
 
 
-def timed_get(alias: str, client: Client, url: str, expect: str | None) -> tuple[float, int]:
-    """Milliseconds and queries of one request (status 200, and ``expect`` in the page if given)."""
+def timed_get(alias: str, client: Client, url: str, expect: str | None) -> tuple[float, QueryCounter, int]:
+    """Milliseconds, queries and rows shown of one request (status 200, ``expect`` in the page if given)."""
     counter = QueryCounter()
     with using(alias), connections[alias].execute_wrapper(counter):
         start = time.perf_counter()
         response = client.get(url)
         ms = (time.perf_counter() - start) * 1000
     assert response.status_code == 200, (alias, url, response.status_code)
-    assert expect is None or expect in response.content.decode(), (alias, url, expect)
-    return ms, counter.count
+    page = response.content.decode()
+    assert expect is None or expect in page, (alias, url, expect)
+    return ms, counter, page.count('class="action-select"')
 
 
 def main():
@@ -223,30 +231,34 @@ def main():
             ("grade filter ?grade=三年级", f"{changelist}?grade=三年级", None),
             ("class filter ?class_name=三年级2班", f"{changelist}?class_name=三年级2班", None),
         ]
-        timings = {}  # (role, label, alias) → [ms]
-        queries = {}
+        timings = {}  # (role, label, alias) → [(ms, SQL ms)]
+        queries, rows = {}, {}
         for round_no in range(args.rounds + 1):  # round 0 warms up
             for role in ("superuser", "staff"):
                 for label, url, expect in requests:
                     order = ("small", "large") if round_no % 2 else ("large", "small")
                     for alias in order:
-                        ms, n = timed_get(alias, users[alias][role], url, expect)
+                        ms, counter, shown = timed_get(alias, users[alias][role], url, expect)
                         if round_no:
-                            timings.setdefault((role, label, alias), []).append(ms)
-                            queries[role, label, alias] = n
+                            timings.setdefault((role, label, alias), []).append((ms, counter.ms))
+                            queries[role, label, alias], rows[role, label, alias] = counter.count, shown
 
         server = f"PostgreSQL {connections['small'].pg_version // 10000}"
         small, large = f"{sizes['small']:,}", f"{sizes['large']:,}"
-        print(f"Student changelist, {server}, median of {args.rounds} rounds, ms (queries)")
+        print(f"Student changelist, {server}, median of {args.rounds} rounds: ms per request (ms in SQL, queries)")
         print()
-        print(f"| user | request | {small} students | {large} students | ratio |")
-        print("|---|---|---|---|---|")
+        print(f"| user | request | rows shown | {small} students | {large} students | ratio |")
+        print("|---|---|---|---|---|---|")
         for role in ("superuser", "staff"):
             for label, _url, _expect in requests:
-                a = statistics.median(timings[role, label, "small"])
-                b = statistics.median(timings[role, label, "large"])
-                qa, qb = queries[role, label, "small"], queries[role, label, "large"]
-                print(f"| {role} | {label} | {a:.1f} ({qa}) | {b:.1f} ({qb}) | {b / a:.2f}× |")
+                cells = []
+                for alias in ("small", "large"):
+                    ms = statistics.median(t[0] for t in timings[role, label, alias])
+                    sql_ms = statistics.median(t[1] for t in timings[role, label, alias])
+                    cells.append((ms, f"{ms:.0f} ({sql_ms:.1f}, {queries[role, label, alias]})"))
+                shown = f"{rows[role, label, 'small']} / {rows[role, label, 'large']}"
+                ratio = cells[1][0] / cells[0][0]
+                print(f"| {role} | {label} | {shown} | {cells[0][1]} | {cells[1][1]} | {ratio:.2f}× |")
     finally:
         if not args.keep:
             for alias, schema in SCHEMAS.items():
