@@ -271,8 +271,8 @@ class Student(models.Model):
     Indexes for the admin at a million students (``bench/changelist.py``): the default ordering is
     ``student_school_order_idx`` (a page of the changelist is an index scan, no join, no sort), which
     also gives a school's grades and classes (``schools.selectors.class_vocabulary``);
-    ``student_grade_class_idx`` gives every school's vocabulary and counts a grade,
-    ``student_class_idx`` counts a class. On PostgreSQL, migration 0015 adds GIN trigram indexes
+    ``student_grade_class_idx`` gives every school's vocabulary and counts a grade or a class
+    (a few hundred distinct pairs: deduplicated, the index is small). On PostgreSQL, migration 0015 adds GIN trigram indexes
     on ``name`` and ``student_number`` (upper-cased, each character doubled: ``core.lookups``),
     which serve the admin's search (``trigram_contains``; ``user_id`` by equality) for terms of
     two characters or more. They are not in ``Meta.indexes`` because SQLite (``make run``) has
@@ -318,7 +318,6 @@ class Student(models.Model):
                 fields=["school", "grade", "class_name", "student_number", "id"], name="student_school_order_idx"
             ),
             models.Index(fields=["grade", "class_name"], name="student_grade_class_idx"),
-            models.Index(fields=["class_name"], name="student_class_idx"),
         ]
 
     def __str__(self):

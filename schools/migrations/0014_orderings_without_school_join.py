@@ -56,10 +56,6 @@ class Migration(migrations.Migration):
             model_name="student",
             index=models.Index(fields=["grade", "class_name"], name="student_grade_class_idx"),
         ),
-        migrations.AddIndex(
-            model_name="student",
-            index=models.Index(fields=["class_name"], name="student_class_idx"),
-        ),
         migrations.AlterField(
             model_name="device",
             name="school",
