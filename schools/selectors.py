@@ -1,14 +1,16 @@
 """Reads of the schools app."""
 
 import hmac
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 
 from core.tokens import token_hash
 from core.validators import is_wechat_id
+from schools.grades import class_sort_key
 from schools.models import ApiAccessToken, ApiClient, OutboxEvent, Student
 
 EVENTS_PAGE_MAX = 500
@@ -128,3 +130,67 @@ def events_page(*, client: ApiClient, cursor: int = 0, limit: int = 100) -> tupl
     has_more = len(events) > limit
     events = events[:limit]
     return events, (events[-1].position if events else cursor), has_more
+
+
+@dataclass(frozen=True)
+class ClassVocabulary:
+    """The grades and classes a school's students are in, in the order the school reads them
+    (``schools.grades.class_sort_key``: 一年级 < 二年级 < 十年级, 2班 < 10班).
+
+    ``pairs``: each ``(grade, class_name)`` in use once, as stored (blank when a student has none).
+    """
+
+    pairs: tuple[tuple[str, str], ...]
+
+    @property
+    def grades(self) -> list[str]:
+        """Each grade once, in school order."""
+        return sorted({grade for grade, _class_name in self.pairs}, key=class_sort_key)
+
+    @property
+    def class_names(self) -> list[str]:
+        """Each class name once, in school order (a name shared by two grades, ``1班``, once)."""
+        return sorted({class_name for _grade, class_name in self.pairs}, key=class_sort_key)
+
+
+# A loose index scan: one index probe per (grade, class_name) in use, each the smallest pair above
+# the last one, instead of reading every student as DISTINCT does. Walks student_school_order_idx
+# for one school, student_grade_class_idx for every school (``{school}`` is empty then).
+_VOCABULARY_SQL = """
+WITH RECURSIVE vocabulary (grade, class_name) AS (
+    (SELECT grade, class_name FROM {table} WHERE TRUE {school} ORDER BY grade, class_name LIMIT 1)
+    UNION ALL
+    SELECT following.grade, following.class_name
+    FROM vocabulary, LATERAL (
+        SELECT grade, class_name FROM {table}
+        WHERE (grade, class_name) > (vocabulary.grade, vocabulary.class_name) {school}
+        ORDER BY grade, class_name LIMIT 1
+    ) AS following
+)
+SELECT grade, class_name FROM vocabulary
+"""
+
+
+def class_vocabulary(*, school_id: int | None) -> ClassVocabulary:
+    """The grades and classes of the students (active or not) of one school, or of every school
+    when ``school_id`` is None (``schools.tenancy.ALL_SCHOOLS``, a superuser's scope); a school that
+    does not exist (``NO_SCHOOL``) has none. The admin's grade and class filters offer these.
+
+    One query. On PostgreSQL a loose index scan (a probe per pair: about 60 for a school of 60
+    classes, ~1 ms at a million students); elsewhere (SQLite, ``make run``) a ``DISTINCT``.
+    """
+    using = router.db_for_read(Student)
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        students = Student.objects.using(using).order_by()
+        if school_id is not None:
+            students = students.filter(school_id=school_id)
+        pairs = students.values_list("grade", "class_name").distinct()
+    else:
+        table = connection.ops.quote_name(Student._meta.db_table)
+        school, params = ("", []) if school_id is None else ("AND school_id = %s", [school_id, school_id])
+        with connection.cursor() as cursor:
+            cursor.execute(_VOCABULARY_SQL.format(table=table, school=school), params)
+            pairs = cursor.fetchall()
+    ordered = sorted(pairs, key=lambda pair: (class_sort_key(pair[0]), class_sort_key(pair[1])))
+    return ClassVocabulary(pairs=tuple(ordered))

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",  # OpClass in index expressions (schools migration 0015); nothing on SQLite
     "csp",
     "rest_framework",
     "drf_spectacular",
