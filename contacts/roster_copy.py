@@ -9,8 +9,9 @@ taken from it rather than restated; a row has at most one kind of error, in this
 2. a ``user_id`` of another school: ``other_school_message`` (it says nothing of that school);
 3. a row of one of the school's students that changes nothing: skipped, not checked;
 4. the fields: the model's own ``clean_fields`` (``field_errors``: blank, lengths, the user_id
-   pattern, URLs). SQL clears the rows it can from the same fields (``field_precheck_sql``); the
-   others (every row with an avatar URL, every suspicious row) are checked in Python, streamed;
+   pattern, URLs). A pre-check derived from the same fields (``FieldPrecheck``) clears the rows
+   it can; the others (every row with an avatar URL, every suspicious row) go through
+   ``clean_fields`` in Python, streamed;
 5. student numbers, unique in a school and claimed in file order (``StudentResource.check_rules``,
    with ``number_taken_message``): a valid row that changes a student claims its number; a claim
    wins if no student of the school holds the number, or the claimant holds it, or the holder
@@ -30,15 +31,17 @@ links revoked, an audit row each), in the same transaction.
 import json
 
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.utils import timezone
+from psycopg.errors import UniqueViolation
 
 from contacts.resources import StudentResource
 from schools.models import Student
-from schools.roster.copy import ConcurrentWrite, CopyImport, field_precheck_sql, register_copy, sql_name
+from schools.roster.copy import ConcurrentWrite, CopyImport, register_copy, sql_name
 from schools.roster.errors import MAX_STORED_ERRORS, truncated_errors
 
 INVALID = ("twice", "other", "fields", "number")  # row states that are errors
+STATE = "CASE WHEN claim = 'lost' THEN 'number' ELSE state END"  # a row's state, its claim decided
 
 
 @register_copy
@@ -67,9 +70,10 @@ class StudentCopyImport(CopyImport):
     def check(self) -> tuple[dict, list[dict]]:
         self.drop_tables(*self.work_tables)
         self._classify()
-        self._check_fields()
-        self._check_numbers()
-        counts = self.fetch(f"SELECT state, student_id IS NULL, count(*) FROM {self.checked} GROUP BY 1, 2")
+        failed_claims = self._check_fields()
+        if failed_claims or self.fetch(f"SELECT EXISTS (SELECT 1 FROM {self.checked} WHERE claim = 'moved')")[0][0]:
+            self._check_numbers()
+        counts = self.fetch(f"SELECT {STATE}, student_id IS NULL, count(*) FROM {self.checked} GROUP BY 1, 2")
         totals = dict.fromkeys(("new", "update", "skip", "invalid", "error"), 0)
         for state, new, count in counts:
             if state in INVALID:
@@ -81,9 +85,12 @@ class StudentCopyImport(CopyImport):
         return totals, self._errors(totals["invalid"]) if totals["invalid"] else []
 
     def _classify(self) -> None:
-        """Each row's merged values (a column the file lacks keeps the student's value, or the
-        default of a new one) and first state: twice, other, skip, check (fields to check in
-        Python) or ok."""
+        """One pass over the staged rows: each row's merged values (a column the file lacks keeps
+        the student's value, or a new student's default), its ``state`` (twice, other, skip, check:
+        fields to check in Python, or ok) and, for a row that claims a student number (ok or
+        check, with a number), its ``claim``: won, lost (``owner``: the first row's user_id) or
+        moved (the number's holder is another student of the school: ``_check_numbers`` decides).
+        ``holder``: the user_id of the school's student holding the row's number."""
         present = set(self.columns)
 
         def merged(attr):
@@ -93,35 +100,59 @@ class StudentCopyImport(CopyImport):
         old = ", ".join(f"s.{self.column(attr)} AS old_{attr}" for attr in self.others)
         mine = ", ".join(f"m.{attr}" for attr in self.others)
         theirs = ", ".join(f"m.old_{attr}" for attr in self.others)
-        suspect, params = field_precheck_sql(Student, self.attrs, lambda attr: f"m.{attr}")
+        unchanged = f"m.student_id IS NOT NULL AND ({mine}) IS NOT DISTINCT FROM ({theirs})"
+        suspect = self.precheck.sql(lambda attr: f"m.{attr}", "m.flagged")
+        school, number = self.column("school"), self.column("student_number")
         self.execute(
             f"""
             CREATE TEMPORARY TABLE {self.checked} AS
-            SELECT m.row_number, m.{self.key}, {mine}, m.student_id, m.first_row,
-                   CASE
-                       WHEN m.{self.key} <> '' AND m.first_row < m.row_number THEN 'twice'
-                       WHEN m.student_school <> %s THEN 'other'
-                       WHEN m.student_id IS NOT NULL AND ({mine}) IS NOT DISTINCT FROM ({theirs}) THEN 'skip'
-                       WHEN {suspect} THEN 'check'
-                       ELSE 'ok'
-                   END AS state,
-                   NULL::text AS owner
+            SELECT c.row_number, c.{self.key}, {", ".join(f"c.{attr}" for attr in self.others)},
+                   c.student_id, c.first_row, c.holder, c.state,
+                   CASE WHEN c.claims THEN
+                       CASE
+                           WHEN c.holder = c.{self.key} THEN 'won'
+                           WHEN c.holder IS NOT NULL THEN 'moved'
+                           WHEN c.prev_pos IS NULL THEN 'won'
+                           ELSE 'lost'
+                       END
+                   END AS claim,
+                   CASE WHEN c.claims AND c.holder IS NULL AND c.prev_pos IS NOT NULL THEN c.first_u END AS owner
             FROM (
-                SELECT r.row_number, r.{self.key}, {values}, {old},
-                       min(r.row_number) OVER (PARTITION BY r.{self.key}) AS first_row,
-                       s.id AS student_id, s.{self.column("school")} AS student_school
-                FROM {self.staging} r
-                LEFT JOIN {self.table} s ON s.{self.column(self.key)} = r.{self.key}
-            ) m
+                SELECT k.*, o.{self.column(self.key)} AS holder,
+                       lag(k.row_number) OVER w AS prev_pos, first_value(k.{self.key}) OVER w AS first_u
+                FROM (
+                    SELECT k0.*, k0.state IN ('ok', 'check') AND k0.student_number <> '' AS claims
+                    FROM (
+                        SELECT m.row_number, m.{self.key}, {mine}, m.student_id, m.first_row,
+                               CASE
+                                   WHEN m.{self.key} <> '' AND m.first_row < m.row_number THEN 'twice'
+                                   WHEN m.student_school <> %s THEN 'other'
+                                   WHEN {unchanged} THEN 'skip'
+                                   WHEN {suspect} THEN 'check'
+                                   ELSE 'ok'
+                               END AS state
+                        FROM (
+                            SELECT r.row_number, r.{self.key}, {values}, {old}, r.flagged,
+                                   min(r.row_number) OVER (PARTITION BY r.{self.key} COLLATE "C") AS first_row,
+                                   s.id AS student_id, s.{school} AS student_school
+                            FROM {self.staging} r
+                            LEFT JOIN {self.table} s ON s.{self.column(self.key)} = r.{self.key}
+                        ) m
+                    ) k0
+                ) k
+                LEFT JOIN {self.table} o
+                    ON k.claims AND o.{school} = %s AND o.{number} = k.student_number AND o.{number} <> ''
+                WINDOW w AS (PARTITION BY k.claims, k.student_number COLLATE "C" ORDER BY k.row_number)
+            ) c
             """,
-            [self.school.pk, *params],
+            [self.school.pk, self.school.pk],
         )
-        self.execute(f"CREATE INDEX ON {self.checked} (row_number)")
-        self.execute(f"ANALYZE {self.checked}")
 
-    def _check_fields(self) -> None:
+    def _check_fields(self) -> bool:
         """The rows SQL could not clear, through the model's ``clean_fields`` (``field_errors``), in
-        file order, a chunk at a time (a server-side cursor): the errors go to a table of their own."""
+        file order, a chunk at a time (a server-side cursor): their state becomes ``fields`` (the
+        errors in a table of their own) or ``ok``. Returns whether one of the failed rows claimed a
+        student number (the claims are then decided again, without it)."""
         self.execute(f"CREATE TEMPORARY TABLE {self.field_errors_table} (row_number integer PRIMARY KEY, errors text)")
         copy_sql = f"COPY {self.field_errors_table} (row_number, errors) FROM STDIN"
         columns = ", ".join(self.attrs)
@@ -137,28 +168,33 @@ class StudentCopyImport(CopyImport):
                     with connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
                         for row in found:
                             copy.write_row(row)
-        self.execute(
-            f"UPDATE {self.checked} c SET state = 'fields' FROM {self.field_errors_table} e "
-            "WHERE e.row_number = c.row_number"
+        [(failed_claims,)] = self.fetch(
+            f"""
+            WITH failed AS (
+                UPDATE {self.checked} c SET state = 'fields' FROM {self.field_errors_table} e
+                WHERE e.row_number = c.row_number RETURNING c.claim
+            )
+            SELECT count(claim) FROM failed
+            """
         )
         self.execute(f"UPDATE {self.checked} SET state = 'ok' WHERE state = 'check'")
+        return bool(failed_claims)
 
     def _check_numbers(self) -> None:
-        """``StudentResource.check_rules``, set-based (see the module): the claims lost get the
-        state ``number`` and, as ``owner``, the user_id holding the number when the row came."""
-        number = self.column("student_number")
+        """The claims decided again, all of them, when one pass could not (a number held by
+        another student of the school, or a row that claimed one failed its fields): the rule of
+        the module, with the chains of moves followed by a recursive query. Sets each claim won or
+        lost (``owner``: the user_id holding the number when the row came)."""
+        self.execute(f"UPDATE {self.checked} SET claim = NULL, owner = NULL WHERE claim IS NOT NULL AND state <> 'ok'")
         self.execute(
             f"""
             CREATE TEMPORARY TABLE {self.claims} AS
-            SELECT c.row_number AS pos, c.{self.key} AS u, c.student_number AS n, o.{self.column(self.key)} AS y,
+            SELECT c.row_number AS pos, c.{self.key} AS u, c.student_number AS n, c.holder AS y,
                    first_value(c.{self.key}) OVER w AS first_u, lag(c.row_number) OVER w AS prev_pos
             FROM {self.checked} c
-            LEFT JOIN {self.table} o
-                ON o.{self.column("school")} = %s AND o.{number} = c.student_number AND o.{number} <> ''
-            WHERE c.state = 'ok' AND c.student_number <> ''
-            WINDOW w AS (PARTITION BY c.student_number ORDER BY c.row_number)
-            """,
-            [self.school.pk],
+            WHERE c.claim IS NOT NULL
+            WINDOW w AS (PARTITION BY c.student_number COLLATE "C" ORDER BY c.row_number)
+            """
         )
         self.execute(f"CREATE INDEX ON {self.claims} (u)")
         self.execute(f"CREATE INDEX ON {self.claims} (n, pos)")
@@ -178,9 +214,10 @@ class StudentCopyImport(CopyImport):
                 UNION ALL
                 SELECT links.pos FROM links JOIN won ON links.after = won.pos
             ),
-            lost AS (
-                SELECT c.pos,
+            verdict AS (
+                SELECT c.pos, w.pos IS NOT NULL AS won,
                        CASE
+                           WHEN w.pos IS NOT NULL THEN NULL
                            WHEN c.y IS NULL THEN c.first_u
                            WHEN wy.pos IS NOT NULL AND cy.n <> c.n AND cy.pos < c.pos THEN (
                                SELECT x.u FROM {self.claims} x
@@ -192,10 +229,9 @@ class StudentCopyImport(CopyImport):
                 LEFT JOIN won w ON w.pos = c.pos
                 LEFT JOIN {self.claims} cy ON cy.u = c.y
                 LEFT JOIN won wy ON wy.pos = cy.pos
-                WHERE w.pos IS NULL
             )
-            UPDATE {self.checked} t SET state = 'number', owner = lost.owner
-            FROM lost WHERE t.row_number = lost.pos
+            UPDATE {self.checked} t SET claim = CASE WHEN verdict.won THEN 'won' ELSE 'lost' END, owner = verdict.owner
+            FROM verdict WHERE t.row_number = verdict.pos
             """
         )
 
@@ -204,7 +240,8 @@ class StudentCopyImport(CopyImport):
         rows = self.fetch(
             f"""
             SELECT c.row_number, c.state, c.first_row, c.owner, c.student_number, e.errors
-            FROM {self.checked} c LEFT JOIN {self.field_errors_table} e ON e.row_number = c.row_number
+            FROM (SELECT row_number, first_row, owner, student_number, {STATE} AS state FROM {self.checked}) c
+            LEFT JOIN {self.field_errors_table} e ON e.row_number = c.row_number
             WHERE c.state = ANY(%s) ORDER BY c.row_number LIMIT %s
             """,
             [list(INVALID), MAX_STORED_ERRORS],
@@ -225,8 +262,15 @@ class StudentCopyImport(CopyImport):
     # ---- write
 
     def write(self) -> int:
-        """The new rows inserted and the changed ones updated by one statement, in file order;
-        ``ConcurrentWrite`` if a row could not be written as checked. Then the whole-file step."""
+        """Write the rows, in file order, then run the whole-file step; ``ConcurrentWrite`` if a row
+        could not be written as checked (a unique index refused it, or fewer rows were written).
+
+        The school's changed students first, updated by one ``INSERT … SELECT … ON CONFLICT DO
+        UPDATE`` in file order (only those that changed: a number moving along a chain frees it
+        before the next row takes it, as the rule of the module supposes), then the new students by
+        one ``INSERT … SELECT`` (no conflict to arbitrate: plain inserts, faster). A number a new
+        row takes was free at its row, so also once every update is written.
+        """
         now = timezone.now()
         columns = [self.key, *self.others]
         names = ", ".join(self.column(attr) for attr in columns)
@@ -235,17 +279,27 @@ class StudentCopyImport(CopyImport):
         updates = ", ".join(f"{self.column(attr)} = EXCLUDED.{self.column(attr)}" for attr in self.others)
         school, active = self.column("school"), self.column("is_active")
         created, updated = self.column("created_at"), self.column("updated_at")
-        written = self.execute(
-            f"""
+        insert = f"""
             INSERT INTO {self.table} AS s ({school}, {names}, {active}, {created}, {updated})
-            SELECT %s, {", ".join(columns)}, %s, %s, %s FROM {self.checked} WHERE state = 'ok' ORDER BY row_number
-            ON CONFLICT ({self.column(self.key)}) DO UPDATE SET {updates}, {updated} = EXCLUDED.{updated}
-            WHERE s.{school} = EXCLUDED.{school} AND ({changed}) IS DISTINCT FROM ({excluded})
-            """,
-            [self.school.pk, Student._meta.get_field("is_active").get_default(), now, now],
-        )
-        expected = self.fetch(f"SELECT count(*) FROM {self.checked} WHERE state = 'ok'")[0][0]
-        if written != expected:
+            SELECT %s, {", ".join(columns)}, %s, %s, %s FROM {self.checked}
+            WHERE state = 'ok' AND student_id IS {{}} NULL ORDER BY row_number
+        """
+        params = [self.school.pk, Student._meta.get_field("is_active").get_default(), now, now]
+        try:
+            written = self.execute(
+                insert.format("NOT")
+                + f"""
+                ON CONFLICT ({self.column(self.key)}) DO UPDATE SET {updates}, {updated} = EXCLUDED.{updated}
+                WHERE s.{school} = EXCLUDED.{school} AND ({changed}) IS DISTINCT FROM ({excluded})
+                """,
+                params,
+            )
+            written += self.execute(insert.format(""), params)
+        except IntegrityError as exc:
+            if isinstance(exc.__cause__, UniqueViolation):
+                raise ConcurrentWrite from exc
+            raise
+        if written != self.fetch(f"SELECT count(*) FROM {self.checked} WHERE state = 'ok'")[0][0]:
             raise ConcurrentWrite
         self.drop_tables(*self.work_tables)
         return self._deactivate_missing()

@@ -61,15 +61,22 @@ class RosterTextWidget(widgets.CharWidget):
     the ``'`` our export puts before a formula-like value taken off again."""
 
     def clean(self, value, row=None, **kwargs):
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        value = "" if value is None else str(value).strip()
-        if value[:1] == "'" and value[1:2] and value[1:2] in FORMULA_PREFIXES:
-            value = value[1:]
-        return value
+        return clean_text(value)
 
     def render(self, value, obj=None, **kwargs):
         return formula_safe("" if value is None else str(value))
+
+
+def clean_text(value) -> str:
+    """A cell as the import reads it (``RosterTextWidget``): see there."""
+    if value.__class__ is not str:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        value = "" if value is None else str(value)
+    value = value.strip()
+    if value[:1] == "'" and value[1:2] and value[1:2] in FORMULA_PREFIXES:
+        value = value[1:]
+    return value
 
 
 def formula_safe(value: str) -> str:
@@ -82,7 +89,7 @@ TEXT = RosterTextWidget()
 
 def clean_cells(cells) -> list[str]:
     """A record's cells as the import reads them (``TEXT``: stripped text)."""
-    return [TEXT.clean(cell) for cell in cells]
+    return [clean_text(cell) for cell in cells]
 
 
 def is_blank_row(cleaned: list[str]) -> bool:

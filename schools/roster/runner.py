@@ -183,7 +183,7 @@ def _run_copy(job: ImportJob, mine, importer_class) -> tuple[str, dict, list]:
         for check in range(1, COPY_CHECKS + 1):
             try:
                 with transaction.atomic():
-                    importer.lock()
+                    importer.begin()
                     totals, errors = importer.check()
                     if errors:
                         return ImportJob.Status.FAILED, totals, errors
