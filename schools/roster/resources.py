@@ -252,8 +252,10 @@ class SchoolRosterResource(resources.ModelResource):
         return True
 
     def bulk_create(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
+        """As the library's, after the updates the file gave before these rows (see ``flush``)."""
         if self.defer_writes:
             return
+        self.bulk_update(using_transactions, dry_run, raise_errors, batch_size, result)
         if self._before_write(self.create_instances, dry_run, raise_errors, result):
             super().bulk_create(using_transactions, dry_run, raise_errors, batch_size, result)
         else:
@@ -296,12 +298,15 @@ class SchoolRosterResource(resources.ModelResource):
             result.deactivated = self.finish()
 
     def flush(self) -> int:
-        """Deferred mode: write every kept row and run the whole-file step; call it in a transaction."""
+        """Deferred mode: write every kept row and run the whole-file step; call it in a transaction.
+
+        Updates first, in file order, then the new rows: a unique value (a student number) that an
+        update moves away is free before a later row takes it; a new row never frees one."""
         model = self._meta.model
         self.before_write([*self.create_instances, *self.update_instances])
-        model.objects.bulk_create(self.create_instances, batch_size=self._meta.batch_size)
         if self.update_instances:
             self.write_updates(self.update_instances)
+        model.objects.bulk_create(self.create_instances, batch_size=self._meta.batch_size)
         self.create_instances, self.update_instances = [], []
         return self.finish()
 
