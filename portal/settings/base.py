@@ -251,6 +251,9 @@ IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 # Files with more data rows than this import in the background (schools.ImportJob, Celery).
 IMPORT_ASYNC_ROW_THRESHOLD = env.int("IMPORT_ASYNC_ROW_THRESHOLD", default=2000)
 IMPORT_JOB_CHUNK_SIZE = env.int("IMPORT_JOB_CHUNK_SIZE", default=1000)  # rows between two progress updates
+# On PostgreSQL, a job of a kind with a COPY importer (students) streams its file into a staging
+# table and merges it in SQL (schools.roster.copy); 0: every job goes through its resource.
+IMPORT_JOB_COPY = env.bool("IMPORT_JOB_COPY", default=True)
 # A running job's worker sets its heartbeat this often (seconds); a job whose heartbeat is older than
 # IMPORT_JOB_STALE_SECONDS lost its worker and runs again, at most IMPORT_JOB_MAX_ATTEMPTS times in all
 # (schools.roster.runner.import_jobs_recover, beat).
