@@ -32,9 +32,10 @@ def estimated_rows(queryset) -> int | None:
 
 class EstimatedCountPaginator(Paginator):
     """A paginator whose ``count`` of an unfiltered list above ``estimate_above`` rows is PostgreSQL's
-    estimate (``estimated_rows``, one catalogue lookup) instead of a ``COUNT(*)`` that reads every row:
-    ~1 s at a million students. A filtered or searched list, a smaller table and SQLite are counted
-    exactly. With an estimate the last page may be a few rows short or empty.
+    estimate (``estimated_rows``, one catalogue lookup) instead of a ``COUNT(*)`` that reads every row
+    (0.26 s at a million students, a parallel index-only scan). A filtered or searched list, a smaller
+    table and SQLite are counted exactly. With an estimate the last page may be a few rows short or
+    empty.
     """
 
     estimate_above = 50_000
