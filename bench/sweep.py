@@ -23,11 +23,12 @@ While each runs, a probe thread (its own connection) does, over and over, what a
 alternately an admin transfer's (lock the student row, revoke the old admin's active links:
 ``student_lock`` + ``share_links_revoke``) and a single link's (``UPDATE`` one link), each in its
 own transaction rolled back afterwards, aimed alternately at the next link the sweep will reach
-(the worst case: it is in the batch being written) and at a random student's past-expiry link. It records
-how long each took, waiting included. Links the batched sweep skipped because the probe held them
-are expired by an untimed second run, as the next beat run would. It prints the query plan of a
-batch (it must use ``share_link_expiry_batch_idx``) and a Markdown table of medians, then deletes
-everything it created.
+(the worst case: it is in the batch being written) and at a random student's past-expiry link. It
+records how long each took, waiting included; for comparison, the same probe runs for 1 s before
+each sweep starts. Links the batched sweep skipped because the probe held them are expired by an
+untimed second run, as the next beat run would. It prints the query plan of a batch (it must use
+``share_link_expiry_batch_idx``) and a Markdown table of medians, then deletes everything it
+created.
 """
 
 import argparse
@@ -187,19 +188,19 @@ def reset():
 
 
 class BatchQueries:
-    """Records the first two batch SELECTs a sweep runs (the first batch, and one after a keyset)."""
+    """Records the first two batch statements a sweep runs (the first batch, and one after a keyset)."""
 
     def __init__(self):
         self.seen: list[tuple[str, tuple]] = []
 
     def __call__(self, execute, statement, params, many, context):
-        if len(self.seen) < 2 and statement.startswith("SELECT") and "SKIP LOCKED" in statement:
+        if len(self.seen) < 2 and statement.startswith("WITH") and "SKIP LOCKED" in statement:
             self.seen.append((statement, params))
         return execute(statement, params, many, context)
 
 
 def explain(statement: str, params) -> list[str]:
-    """``EXPLAIN (ANALYZE, BUFFERS)`` of a batch SELECT, in a transaction rolled back (it locks rows)."""
+    """``EXPLAIN (ANALYZE, BUFFERS)`` of a batch statement, in a transaction rolled back (it writes)."""
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + statement, params)
@@ -211,6 +212,11 @@ def explain(statement: str, params) -> list[str]:
 
 def run(contender: str, *, expired: int, student_ids, seed: int, record: BatchQueries | None) -> dict:
     now = timezone.now()
+    alone = Probe(now=now, student_ids=student_ids, seed=seed)  # the same revocations, nothing else running
+    alone.start()
+    time.sleep(1)
+    alone.stop.set()
+    alone.join()
     probe = Probe(now=now, student_ids=student_ids, seed=seed)
     probe.start()
     time.sleep(0.2)  # the probe is going before the sweep starts
@@ -228,7 +234,7 @@ def run(contender: str, *, expired: int, student_ids, seed: int, record: BatchQu
         assert share_links_expire(now=now) == left
     assert not ShareLink.objects.past_expiry(now).exists()
     assert ShareLink.objects.filter(state=ShareLink.State.EXPIRED).count() == expired
-    return {"seconds": seconds, "left": left, "waits": probe.waits}
+    return {"seconds": seconds, "left": left, "waits": probe.waits, "alone": alone.waits}
 
 
 def duration(seconds: float) -> str:
@@ -286,7 +292,8 @@ def main():
             sql("DELETE FROM contacts_parent WHERE id BETWEEN %s AND %s", ids["parents"])
         school.delete()
 
-    for title, plan in zip(("first batch", "a later batch"), plans, strict=False):
+    assert len(plans) == 2, "no batch statement recorded"
+    for title, plan in zip(("first batch", "a later batch"), plans, strict=True):
         print(f"\nquery plan, {title} ({links:,} links):")
         print("\n".join("    " + line for line in plan))
         assert any("share_link_expiry_batch_idx" in line for line in plan), "the batch query does not use the index"
@@ -295,9 +302,13 @@ def main():
     server = f"PostgreSQL {connection.pg_version // 10000}"
     print(f"\n{links:,} share links, {expired:,} past expiry (layout {args.layout!r}), {links // 10:,} students; "
           f"{server}; median of {rounds} rounds, interleaved; a concurrent revocation probe in each run\n")  # fmt: skip
-    print("| sweep | total time | ratio to raw UPDATE | longest revocation wait (worst round) "
-          "| median of each round's longest | revocations over 100 ms | links left to the next run |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|")
+    alone = [w for c in contenders for r in results[c] for w in r["alone"]]
+    print(f"a revocation with no sweep running: median {duration(statistics.median(alone))}, "
+          f"longest {duration(max(alone))} ({len(alone)} in 1 s before each run)\n")  # fmt: skip
+    print("| sweep | total time | ratio to raw UPDATE | longest revocation (worst round) "
+          "| median of each round's longest | revocation, median | revocations over 100 ms "
+          "| links left to the next run |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
     for c in contenders:
         runs = results[c]
         seconds = statistics.median(r["seconds"] for r in runs)
@@ -306,7 +317,8 @@ def main():
         total = sum(len(r["waits"]) for r in runs)
         label = "one raw UPDATE" if c == "raw" else f"`share_links_expire`, batches of {int(c):,}"
         print(f"| {label} | {seconds:.2f} s | {seconds / raw:.2f}× | {duration(max(longest))} | "
-              f"{duration(statistics.median(longest))} | {slow} of {total} | "
+              f"{duration(statistics.median(longest))} | "
+              f"{duration(statistics.median(w for r in runs for w in r['waits']))} | {slow} of {total} | "
               f"{max(r['left'] for r in runs)} |")  # fmt: skip
 
 
