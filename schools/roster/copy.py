@@ -20,6 +20,7 @@ no key column) goes to the resource path, which reports it as it always has.
 """
 
 import io
+import operator
 import re
 
 from django.core.exceptions import ValidationError
@@ -125,8 +126,10 @@ class FieldPrecheck:
         """Whether a validator refuses one of the row's ``values`` (the ``present`` attributes')."""
         for index, refusals in self.checks:
             value = values[index]
-            if value and any(refuses(value) for refuses in refusals):
-                return True
+            if value:
+                for refuses in refusals:
+                    if refuses(value):
+                        return True
         return False
 
     def sql(self, value_sql, flagged_sql: str) -> str:
@@ -266,7 +269,7 @@ class CopyImport:
         ]
         self.columns = [attr for attr, _ in present]
         self.precheck = precheck = FieldPrecheck(self.resource._meta.model, self.attrs, self.columns)
-        indexes = [index for _, index in present]
+        pick = operator.itemgetter(*[index for _, index in present], 0)  # the columns, and one more: a tuple
         copy_sql = f"COPY {self.staging} (row_number, {', '.join(self.columns)}, flagged) FROM STDIN"
         blank = ("",) * len(self.columns)
 
@@ -292,7 +295,7 @@ class CopyImport:
                 if blank_from is not None:
                     batch.append(range(blank_from, number))
                     blank_from = None
-                values = [cleaned[index] for index in indexes]
+                values = pick(cleaned)[:-1]
                 batch.append((number, *values, precheck.flags(values)))
             if number % every == 0:
                 send(batch)
