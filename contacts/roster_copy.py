@@ -102,48 +102,58 @@ class StudentCopyImport(CopyImport):
         theirs = ", ".join(f"m.old_{attr}" for attr in self.others)
         unchanged = f"m.student_id IS NOT NULL AND ({mine}) IS NOT DISTINCT FROM ({theirs})"
         suspect = self.precheck.sql(lambda attr: f"m.{attr}", "m.flagged")
-        school, number = self.column("school"), self.column("student_number")
+        school, number, key = self.column("school"), self.column("student_number"), self.column(self.key)
+        # No sort of the whole file: the rows are joined to their students (by user_id) and to the
+        # holders of their numbers (by number); only the user_ids and the numbers given more than
+        # once are put in order (``twice``, ``shared``), usually none.
         self.execute(
             f"""
             CREATE TEMPORARY TABLE {self.checked} AS
+            WITH twice AS (
+                SELECT {self.key}, min(row_number) AS first_row FROM {self.staging}
+                WHERE {self.key} <> '' GROUP BY {self.key} HAVING count(*) > 1
+            ),
+            classified AS MATERIALIZED (
+                SELECT k.*, k.state IN ('ok', 'check') AND k.student_number <> '' AS claims, h.{key} AS holder
+                FROM (
+                    SELECT m.row_number, m.{self.key}, {mine}, m.student_id, m.first_row,
+                           CASE
+                               WHEN m.first_row < m.row_number THEN 'twice'
+                               WHEN m.student_school <> %s THEN 'other'
+                               WHEN {unchanged} THEN 'skip'
+                               WHEN {suspect} THEN 'check'
+                               ELSE 'ok'
+                           END AS state
+                    FROM (
+                        SELECT r.row_number, r.{self.key}, {values}, {old}, r.flagged, t.first_row,
+                               s.id AS student_id, s.{school} AS student_school
+                        FROM {self.staging} r
+                        LEFT JOIN {self.table} s ON s.{key} = r.{self.key}
+                        LEFT JOIN twice t ON t.{self.key} = r.{self.key}
+                    ) m
+                ) k
+                LEFT JOIN {self.table} h ON h.{school} = %s AND h.{number} = k.student_number AND h.{number} <> ''
+            ),
+            shared AS (
+                SELECT row_number, lag(row_number) OVER w AS prev_pos, first_value({self.key}) OVER w AS first_u
+                FROM classified
+                WHERE claims AND student_number IN (
+                    SELECT student_number FROM classified WHERE claims GROUP BY student_number HAVING count(*) > 1
+                )
+                WINDOW w AS (PARTITION BY student_number ORDER BY row_number)
+            )
             SELECT c.row_number, c.{self.key}, {", ".join(f"c.{attr}" for attr in self.others)},
                    c.student_id, c.first_row, c.holder, c.state,
                    CASE WHEN c.claims THEN
                        CASE
                            WHEN c.holder = c.{self.key} THEN 'won'
                            WHEN c.holder IS NOT NULL THEN 'moved'
-                           WHEN c.prev_pos IS NULL THEN 'won'
+                           WHEN x.prev_pos IS NULL THEN 'won'
                            ELSE 'lost'
                        END
                    END AS claim,
-                   CASE WHEN c.claims AND c.holder IS NULL AND c.prev_pos IS NOT NULL THEN c.first_u END AS owner
-            FROM (
-                SELECT k.*, o.{self.column(self.key)} AS holder,
-                       lag(k.row_number) OVER w AS prev_pos, first_value(k.{self.key}) OVER w AS first_u
-                FROM (
-                    SELECT k0.*, k0.state IN ('ok', 'check') AND k0.student_number <> '' AS claims
-                    FROM (
-                        SELECT m.row_number, m.{self.key}, {mine}, m.student_id, m.first_row,
-                               CASE
-                                   WHEN m.{self.key} <> '' AND m.first_row < m.row_number THEN 'twice'
-                                   WHEN m.student_school <> %s THEN 'other'
-                                   WHEN {unchanged} THEN 'skip'
-                                   WHEN {suspect} THEN 'check'
-                                   ELSE 'ok'
-                               END AS state
-                        FROM (
-                            SELECT r.row_number, r.{self.key}, {values}, {old}, r.flagged,
-                                   min(r.row_number) OVER (PARTITION BY r.{self.key} COLLATE "C") AS first_row,
-                                   s.id AS student_id, s.{school} AS student_school
-                            FROM {self.staging} r
-                            LEFT JOIN {self.table} s ON s.{self.column(self.key)} = r.{self.key}
-                        ) m
-                    ) k0
-                ) k
-                LEFT JOIN {self.table} o
-                    ON k.claims AND o.{school} = %s AND o.{number} = k.student_number AND o.{number} <> ''
-                WINDOW w AS (PARTITION BY k.claims, k.student_number COLLATE "C" ORDER BY k.row_number)
-            ) c
+                   CASE WHEN c.claims AND c.holder IS NULL AND x.prev_pos IS NOT NULL THEN x.first_u END AS owner
+            FROM classified c LEFT JOIN shared x ON x.row_number = c.row_number
             """,
             [self.school.pk, self.school.pk],
         )
@@ -193,7 +203,7 @@ class StudentCopyImport(CopyImport):
                    first_value(c.{self.key}) OVER w AS first_u, lag(c.row_number) OVER w AS prev_pos
             FROM {self.checked} c
             WHERE c.claim IS NOT NULL
-            WINDOW w AS (PARTITION BY c.student_number COLLATE "C" ORDER BY c.row_number)
+            WINDOW w AS (PARTITION BY c.student_number ORDER BY c.row_number)
             """
         )
         self.execute(f"CREATE INDEX ON {self.claims} (u)")

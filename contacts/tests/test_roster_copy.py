@@ -24,10 +24,11 @@ from contacts.tests.factories import ContactFactory
 from core.tests.concurrency import run_threads
 from schools.models import AuditLog, ImportJob, Student
 from schools.roster import runner
-from schools.roster.copy import FieldPrecheck, roster_lock
+from schools.roster.copy import FieldPrecheck
+from schools.roster.locks import roster_lock
 from schools.roster.runner import import_job_run
 from schools.tests.factories import SchoolFactory, StaffMembershipFactory, StudentFactory
-from schools.tests.roster import HEADERS, csv_file, student_row, xlsx_file
+from schools.tests.roster import HEADERS, csv_file, preview, student_row, xlsx_file
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -339,6 +340,58 @@ def test_an_import_waits_for_the_schools_lock(copy_only):
         assert worker.is_alive() and not result
     worker.join(timeout=10)
     assert result == ["done"] and Student.objects.filter(school=school).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_user_id_another_school_took_meanwhile_is_checked_again(copy_only, monkeypatch):
+    """Only imports of the same school wait for each other: another school's import may write one
+    of the file's new user_ids between the check and the write. The write fails on the unique
+    index, the transaction is rolled back and the file checked again: now a row error."""
+    mine, theirs = SchoolFactory(), SchoolFactory()
+    job = job_of(mine, [student_row(1), student_row(2)])
+    importer_class = runner.copy_importer_for("students")
+    write, writes = importer_class.write, []
+
+    def another_school_first(importer):
+        writes.append(importer.job_id)
+        if len(writes) == 1:
+            other = threading.Thread(
+                target=lambda: (StudentFactory(school=theirs, user_id="wxfp_import_0002"), connection.close())
+            )
+            other.start()
+            other.join()
+        return write(importer)
+
+    monkeypatch.setattr(importer_class, "write", another_school_first)
+    job = run(job)
+
+    assert len(writes) == 1  # the second check found the error: no second write
+    assert job.status == "failed"
+    assert job.errors == [{"row": 2, "errors": {"user_id": [str(StudentResource.other_school_message)]}}]
+    assert not Student.objects.filter(school=mine).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admins_import_waits_for_a_running_copy_import_of_the_school(client):
+    """The resource path takes the same lock: the admin's import of a school begins after the
+    background import of it committed, and sees its rows."""
+    school = SchoolFactory()
+    staff = StaffMembershipFactory(school=school, permissions=["schools", "contacts"])
+    client.force_login(staff.user)
+    result = []
+    with transaction.atomic():
+        roster_lock(school.pk)  # as a background import holding it would
+        admin = threading.Thread(
+            target=lambda: (
+                result.append(preview(client, "schools_student", csv_file([student_row(1)]))),
+                connection.close(),
+            )
+        )
+        admin.start()
+        admin.join(timeout=1.5)
+        assert admin.is_alive() and not result
+    admin.join(timeout=10)
+    assert result and result[0].status_code == 200
 
 
 # --- The same answers as the resource path ----------------------------------------------------------

@@ -10,8 +10,9 @@ The importer
    temporary table, ``IMPORT_JOB_CHUNK_SIZE`` rows per COPY with the job's progress in between.
    Nothing of the file is kept in Python but the rows of one chunk, so memory does not grow with
    the file; no transaction is open (the progress commits at once, as the resource path's does);
-2. then, in one transaction holding the school's roster lock (``lock``: a transaction-level
-   advisory lock, so two imports of one school run one after the other): ``check`` the rows with
+2. then, in one transaction holding the school's roster lock (``begin``; ``schools.roster.locks``:
+   a transaction-level advisory lock, so two imports of one school run one after the other, and
+   after the admin's imports of it): ``check`` the rows with
    the resource's rules, in SQL, and ``write`` them with one ``INSERT … SELECT … ON CONFLICT``,
    or nothing if any row is invalid.
 
@@ -20,6 +21,7 @@ no key column) goes to the resource path, which reports it as it always has.
 """
 
 import io
+import operator
 import re
 
 from django.core.exceptions import ValidationError
@@ -28,9 +30,9 @@ from django.db import connection
 
 from schools.models import ImportJob
 from schools.roster.formats import clean_cells, is_blank_row, record_readings
+from schools.roster.locks import roster_lock
 
 COPY_IMPORTERS: dict[str, type] = {}  # kind → COPY importer class
-ROSTER_LOCK = 0x524F_5354 << 32  # pg_advisory_xact_lock(ROSTER_LOCK | school id): one roster import per school
 FILE_CHUNK = 1 << 20  # bytes of the job's file per query
 WORK_MEM = "64MB"  # PostgreSQL's work_mem in the transaction that checks and writes a file
 
@@ -54,14 +56,6 @@ class ConcurrentWrite(Exception):
 
 class CopyUnsupported(Exception):
     """The file goes through the resource instead (its header is one the resource reports on)."""
-
-
-def roster_lock(school_id: int) -> None:
-    """Wait for, then hold until the transaction ends, the roster lock of ``school_id`` (PostgreSQL)."""
-    if not 0 < school_id < 1 << 32:
-        raise ValueError(f"school id out of the lock's range: {school_id}")
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ROSTER_LOCK | school_id])
 
 
 class JobFile(io.RawIOBase):
@@ -125,8 +119,10 @@ class FieldPrecheck:
         """Whether a validator refuses one of the row's ``values`` (the ``present`` attributes')."""
         for index, refusals in self.checks:
             value = values[index]
-            if value and any(refuses(value) for refuses in refusals):
-                return True
+            if value:
+                for refuses in refusals:
+                    if refuses(value):
+                        return True
         return False
 
     def sql(self, value_sql, flagged_sql: str) -> str:
@@ -266,7 +262,7 @@ class CopyImport:
         ]
         self.columns = [attr for attr, _ in present]
         self.precheck = precheck = FieldPrecheck(self.resource._meta.model, self.attrs, self.columns)
-        indexes = [index for _, index in present]
+        pick = operator.itemgetter(*[index for _, index in present], 0)  # the columns, and one more: a tuple
         copy_sql = f"COPY {self.staging} (row_number, {', '.join(self.columns)}, flagged) FROM STDIN"
         blank = ("",) * len(self.columns)
 
@@ -292,7 +288,7 @@ class CopyImport:
                 if blank_from is not None:
                     batch.append(range(blank_from, number))
                     blank_from = None
-                values = [cleaned[index] for index in indexes]
+                values = pick(cleaned)[:-1]
                 batch.append((number, *values, precheck.flags(values)))
             if number % every == 0:
                 send(batch)

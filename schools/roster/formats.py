@@ -88,8 +88,15 @@ TEXT = RosterTextWidget()
 
 
 def clean_cells(cells) -> list[str]:
-    """A record's cells as the import reads them (``TEXT``: stripped text)."""
-    return [clean_text(cell) for cell in cells]
+    """A record's cells as the import reads them (``clean_text``; a CSV's text cells the fast way)."""
+    try:
+        cleaned = [cell.strip() for cell in cells]
+    except AttributeError:  # a spreadsheet's numbers, dates or empty cells
+        return [clean_text(cell) for cell in cells]
+    for cell in cleaned:
+        if cell[:1] == "'":  # perhaps a formula our export escaped
+            return [clean_text(cell) for cell in cleaned]
+    return cleaned
 
 
 def is_blank_row(cleaned: list[str]) -> bool:

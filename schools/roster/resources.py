@@ -11,11 +11,13 @@ from functools import cached_property
 from typing import ClassVar
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from import_export import resources
 from import_export.instance_loaders import BaseInstanceLoader
 
 from schools.roster.formats import TEXT, clean_cells, is_blank_row
+from schools.roster.locks import roster_lock
 
 QUERY_BATCH = 5000  # keys per ``__in`` lookup (SQLite allows 32,766 parameters)
 RESOURCES: dict[str, type] = {}  # kind → resource class
@@ -158,6 +160,8 @@ class SchoolRosterResource(resources.ModelResource):
     def before_import(self, dataset, **kwargs):
         if self.school is None:
             raise ValueError(_("Choose the school to import into."))
+        if connection.in_atomic_block:  # the admin's import: one transaction, checks included
+            roster_lock(self.school.pk)
         self.import_kwargs = kwargs
         self.rename_headers(dataset)
         while len(dataset) and is_blank_row(clean_cells(dataset[-1])):
@@ -303,6 +307,7 @@ class SchoolRosterResource(resources.ModelResource):
         Updates first, in file order, then the new rows: a unique value (a student number) that an
         update moves away is free before a later row takes it; a new row never frees one."""
         model = self._meta.model
+        roster_lock(self.school.pk)
         self.before_write([*self.create_instances, *self.update_instances])
         if self.update_instances:
             self.write_updates(self.update_instances)
