@@ -4,17 +4,18 @@ A background ``ImportJob`` (``schools.roster.runner``) on PostgreSQL hands its f
 importer of its kind, if one is registered (``register_copy``; students: ``contacts.roster_copy``).
 The importer
 
-1. ``stage``: reads the file's records one at a time (``formats.record_readings``: the job's bytes
-   fetched from the database a megabyte at a time, a CSV decoded as it is read), cleans each cell
-   as the resource does (``formats.TEXT``) and sends the rows with ``COPY … FROM STDIN`` into a
+1. ``stage``: reads the file's records one at a time (``formats.record_readings``: the job's
+   bytes fetched from the database ``FILE_CHUNK`` bytes at a time, a CSV decoded as it is read),
+   cleans each cell as the resource does (``formats.clean_cells``), runs the fields' pattern and
+   URL validators (``FieldPrecheck``) and sends the rows with ``COPY … FROM STDIN`` into a
    temporary table, ``IMPORT_JOB_CHUNK_SIZE`` rows per COPY with the job's progress in between.
-   Nothing of the file is kept in Python but the rows of one chunk, so memory does not grow with
-   the file; no transaction is open (the progress commits at once, as the resource path's does);
+   Nothing of the file is kept in Python but one chunk of bytes and the rows of one COPY, so
+   memory does not grow with the file; no transaction is open (the progress commits at once, as
+   the resource path's does);
 2. then, in one transaction holding the school's roster lock (``begin``; ``schools.roster.locks``:
    a transaction-level advisory lock, so two imports of one school run one after the other, and
-   after the admin's imports of it): ``check`` the rows with
-   the resource's rules, in SQL, and ``write`` them with one ``INSERT … SELECT … ON CONFLICT``,
-   or nothing if any row is invalid.
+   after or before the admin's imports of it): ``check`` the rows with the resource's rules, in
+   SQL, and ``write`` them (``INSERT … SELECT``, in file order), or nothing if any row is invalid.
 
 A file the COPY importer does not take (``CopyUnsupported``: no header row, a column given twice,
 no key column) goes to the resource path, which reports it as it always has.
@@ -33,7 +34,7 @@ from schools.roster.formats import clean_cells, is_blank_row, record_readings
 from schools.roster.locks import roster_lock
 
 COPY_IMPORTERS: dict[str, type] = {}  # kind → COPY importer class
-FILE_CHUNK = 1 << 20  # bytes of the job's file per query
+FILE_CHUNK = 1 << 18  # bytes of the job's file per query (stored uncompressed: a slice reads only its pages)
 WORK_MEM = "64MB"  # PostgreSQL's work_mem in the transaction that checks and writes a file
 
 
