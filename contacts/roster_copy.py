@@ -1,5 +1,5 @@
 """Large student rosters on PostgreSQL: a background ``ImportJob``'s file COPY'd into a staging
-table, checked in SQL with ``StudentResource``'s rules and merged with one ``INSERT … SELECT``
+table, checked in SQL with ``StudentResource``'s rules and merged by ``INSERT … SELECT``
 (``schools.roster.copy`` for the steps and the school's lock).
 
 The rules and their messages are ``StudentResource``'s (``contacts.resources``), row for row,
@@ -17,15 +17,21 @@ taken from it rather than restated; a row has at most one kind of error, in this
    wins if no student of the school holds the number, or the claimant holds it, or the holder
    moved to another number at an earlier row (its own claim having won) and no other row claimed
    the number in between; the first winning claim keeps the number. The resource decides this row
-   by row with a dictionary; here it is set-based (window functions and a recursive query over
-   the chains of moves), and writing the rows in file order keeps the database's unique index
-   satisfied at every row, as the rule intends.
+   by row with a dictionary; here it is set-based: one pass decides every claim that needs no
+   chain (no holder, or the claimant; the first claim of a number given twice), and a recursive
+   query follows the chains of moves when there are some. Writing the updates in file order, then
+   the new rows, keeps the database's unique index satisfied at every row, as the rule intends.
 
 A file with any invalid row writes nothing; the job lists the errors (the first
-``MAX_STORED_ERRORS``) and totals as the resource path does. Otherwise one statement inserts the
-new students and updates the changed ones (only them), then the whole-file step deactivates the
-school's students the file no longer lists, if asked (``StudentResource.deactivate``: share
-links revoked, an audit row each), in the same transaction.
+``MAX_STORED_ERRORS``) and totals as the resource path does. Otherwise ``INSERT … SELECT … ON
+CONFLICT DO UPDATE`` updates the changed students (only them) and ``INSERT … SELECT`` adds the new
+ones, then the whole-file step deactivates the school's students the file no longer lists, if
+asked (``StudentResource.deactivate``: share links revoked, an audit row each), all in the same
+transaction.
+
+The one-pass classification and the merge read nothing of the file into Python; the field check
+reads only the rows the pre-check flags, through a server-side cursor, and the error listing the
+first ``MAX_STORED_ERRORS`` invalid rows.
 """
 
 import json
