@@ -121,14 +121,16 @@ def _cleanup() -> None:
         school.delete()
 
 
-def wrk_script(links: list[str], bearers: list[str], floor: bool) -> str:
-    """Each wrk thread takes every ``threads``-th pair from ``start`` (the script's argument) on."""
-    rows = ",\n".join(f'{{"{link}", "{bearer}"}}' for link, bearer in zip(links, bearers, strict=True))
+def wrk_script(pairs_file: Path, floor: bool) -> str:
+    """Each wrk thread takes every ``threads``-th pair from ``start`` (the script's argument) on; the
+    pairs are read from ``pairs_file`` (a Lua chunk holds at most 65,536 constants)."""
     path = '"/bind/" .. p[1]' if floor else '"/api/v1/share-links/" .. p[1] .. "/bind"'
     return f"""
-local pairs = {{
-{rows}
-}}
+local pairs = {{}}
+for line in io.lines("{pairs_file}") do
+  local link, bearer = line:match("([^,]+),([^,]+)")
+  pairs[#pairs + 1] = {{link, bearer}}
+end
 local counter = 0
 local threads = {{}}
 setup = function(thread)
@@ -176,9 +178,9 @@ def run_wrk(url: str, script: Path, clients: int, seconds: float, offset: int) -
         text=True,
         check=True,
     ).stdout
-    n, duration_us, p99_us, bad_status, socket_errors = re.search(
-        r"RESULT (\d+) (\d+) ([\d.]+) (\d+) (\d+)", out
-    ).groups()
+    match = re.search(r"RESULT (\d+) (\d+) ([\d.]+) (\d+) (\d+)", out)
+    assert match, out  # wrk's own error (a script error) otherwise
+    n, duration_us, p99_us, bad_status, socket_errors = match.groups()
     assert int(bad_status) == 0 and int(socket_errors) == 0, out
     return int(n) / (int(duration_us) / 1e6), float(p99_us) / 1000, int(n)
 
@@ -200,8 +202,10 @@ def main() -> None:
     connection.close()
     tmp = Path(tempfile.mkdtemp(prefix="bench-bind-"))
     portal_script, floor_script = tmp / "portal.lua", tmp / "floor.lua"
-    portal_script.write_text(wrk_script(links, bearers, floor=False))
-    floor_script.write_text(wrk_script(links, bearers, floor=True))
+    pairs_file = tmp / "pairs.csv"
+    pairs_file.write_text("".join(f"{link},{bearer}\n" for link, bearer in zip(links, bearers, strict=True)))
+    portal_script.write_text(wrk_script(pairs_file, floor=False))
+    floor_script.write_text(wrk_script(pairs_file, floor=True))
 
     base_env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DEBUG", "LOG_LEVEL"}}
     portal_env = {
