@@ -3,9 +3,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON ?= python3
 
-.PHONY: install run test lint migrate clean
+.PHONY: install run test lint bench migrate clean
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-runtime.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
@@ -31,6 +31,10 @@ run: install .env
 ## test: the whole suite (PostgreSQL when DATABASE_URL is set or a server answers on localhost:5432).
 test: install
 	bin/test
+
+## bench: every benchmark of bench/ on PostgreSQL, ratios printed and kept in var/bench/ (bench/README.md).
+bench: install
+	bin/bench
 
 ## lint: ruff (lint and format) and import-linter (the layers of README's "Layout").
 lint: install

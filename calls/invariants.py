@@ -34,7 +34,7 @@ def served_to_client(*, client: ApiClient, student: Student) -> set[str]:
     and, if the client may name the student at all (what the call plan, the pre-call check and
     getIotBindContactList start from), the call plan of one active phone of the school per call
     mode. The device reads themselves, as the vendor's API runs them. Ten queries at most."""
-    openids = {c["open_id"] for c in voip_contact_list(client=client, user_id=student.user_id) or []}
+    openids = {c["open_id"] for c in voip_contact_list(client=client, user_id=student.user_id)}
     try:
         named = student_get_for_client(client=client, user_id=student.user_id)
     except NotFound:

@@ -182,7 +182,7 @@ class CallingWindow(models.Model):
     class Meta:
         verbose_name = _("calling window")
         verbose_name_plural = _("calling windows")
-        ordering = ["school", "weekday", "start_time"]
+        ordering = ["school_id", "weekday", "start_time"]  # no join to schools for the order
         constraints = [
             models.CheckConstraint(
                 condition=Q(start_time__lt=models.F("end_time")), name="calling_window_starts_before_end"

@@ -11,5 +11,6 @@ class ContactsConfig(AppConfig):
         # after a report) is the registered one: eager in tests, sent to the broker otherwise.
         from contacts import (
             resources,  # noqa: F401  (registers the students' roster resource)
+            roster_copy,  # noqa: F401  (registers the students' COPY importer)
             tasks,  # noqa: F401
         )

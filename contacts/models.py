@@ -141,7 +141,8 @@ class Contact(models.Model):
     class Meta:
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
-        ordering = ["student", *CONTACT_LIST_ORDER]
+        # ``student_id``, not ``student``: the student's own ordering would join Student (and sort by it).
+        ordering = ["student_id", *CONTACT_LIST_ORDER]
         constraints = [
             models.UniqueConstraint(fields=["student", "parent"], name="contact_unique_student_parent"),
             models.UniqueConstraint(fields=["student"], condition=Q(role=1), name="contact_one_admin_per_student"),

@@ -69,21 +69,25 @@ class StudentResource(SchoolRosterResource):
             )
 
     def check_rules(self, instance):
+        """Student numbers are unique in a school, and claimed in file order: a row may take a
+        number no student of the school holds, or one whose holder an earlier row of the file moved
+        to another number; the first row to take a number keeps it. (The COPY import of large files
+        applies the same rule in SQL: ``contacts.roster_copy``.)"""
         number = instance.student_number
         if number:
             owner = self.number_owner.get(number)
             if owner is not None and owner != instance.user_id:
-                return {
-                    "student_number": [
-                        _("Student number %(number)s is already used by %(user_id)s.")
-                        % {"number": number, "user_id": owner}
-                    ]
-                }
+                return {"student_number": [self.number_taken_message(number, owner)]}
             old = self.snapshots.get(instance.pk, {}).get("student_number")
             if old and self.number_owner.get(old) == instance.user_id:
                 del self.number_owner[old]
             self.number_owner[number] = instance.user_id
         return {}
+
+    @staticmethod
+    def number_taken_message(number: str, user_id: str) -> str:
+        """The error of a row giving a student number that ``user_id`` holds."""
+        return _("Student number %(number)s is already used by %(user_id)s.") % {"number": number, "user_id": user_id}
 
     def missing_students(self):
         present = {key[0] for key in self.seen}
@@ -96,12 +100,19 @@ class StudentResource(SchoolRosterResource):
     def finish(self):
         if not self.deactivate_missing or not self.seen:  # an empty file never empties a school
             return 0
-        reason = _("Missing from the imported roster %(file)s.") % {"file": self.import_kwargs.get("file_name") or ""}
+        return self.deactivate(
+            self.missing_students(), user=self.import_kwargs.get("user"), file_name=self.import_kwargs.get("file_name")
+        )
+
+    @staticmethod
+    def deactivate(student_ids, *, user, file_name) -> int:
+        """Deactivate the students a whole-school roster ``file_name`` no longer lists, as ``user``
+        (``students_deactivate``: share links revoked, an audit row each); returns how many."""
         return students_deactivate(
-            student_ids=self.missing_students(),
-            actor_user=self.import_kwargs.get("user"),
-            reason=reason,
-            data={"roster_import": self.import_kwargs.get("file_name") or ""},
+            student_ids=student_ids,
+            actor_user=user,
+            reason=_("Missing from the imported roster %(file)s.") % {"file": file_name or ""},
+            data={"roster_import": file_name or ""},
         )
 
     def filter_export(self, queryset, **kwargs):

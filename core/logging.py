@@ -1,4 +1,14 @@
-"""Secrets out of the logs (issue 9 §8): ``RedactSecretsFilter``, wired in ``LOGGING`` (portal.settings.base).
+"""The portal's logs: secrets kept out (issue 9 §8) and structured lines (issue 11 §3).
+
+Structured: every line is one event with its fields (``structlog``): JSON in production
+(``LOG_FORMAT=json``, one object per line with ``timestamp``, ``level``, ``logger``, ``event`` and
+``request_id``), aligned text on a developer's console. django-structlog binds a ``request_id`` to
+each request (answered as ``X-Request-ID``) and carries it into the Celery tasks the request sends,
+so a parent's bind, its event and its webhook delivery share one id. Standard-library records (Django,
+Celery, libraries) go through the same formatter.
+
+Secrets: ``RedactSecretsFilter``, wired in ``LOGGING`` (portal.settings.base), and
+``redact_event_dict`` for structlog's events.
 
 Request lines and paths carry credentials: a vendor's ``secret`` (``GET /cgi-bin/token?appid=&secret=``),
 ``access_token`` values (the device API and ``/wxa/``), share-link tokens (``?token=`` and
@@ -11,6 +21,8 @@ text, and never drops a record.
 
 import logging
 import re
+
+import structlog
 
 REDACTED = "[redacted]"
 
@@ -41,6 +53,8 @@ class RedactSecretsFilter(logging.Filter):
     """Redacts credentials in a record (message, arguments, traceback); keeps every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, dict) and hasattr(record, "_logger"):
+            return True  # a structlog event: redact_event_dict has done it, and its msg must stay a dict
         if isinstance(record.args, dict):
             record.args = {key: _redact_value(value) for key, value in record.args.items()}
         elif isinstance(record.args, tuple):
@@ -64,3 +78,75 @@ class RedactSecretsFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         return True
+
+
+_KEPT_KEYS = ("exc_info", "_record", "_from_structlog")  # structlog's own, formatted later
+
+
+def redact_event_dict(logger, method_name: str, event_dict: dict) -> dict:
+    """structlog processor: every string value of the event redacted; numbers and None kept.
+
+    Any other value (an exception, a URL object) is logged as its redacted text, so a credential
+    cannot pass through its ``repr``.
+    """
+    for key, value in event_dict.items():
+        if isinstance(value, str):
+            event_dict[key] = redact(value)
+        elif key not in _KEPT_KEYS and not (value is None or isinstance(value, (bool, int, float))):
+            event_dict[key] = redact(str(value))
+    return event_dict
+
+
+# Applied to structlog's events and (as the formatter's pre-chain) to standard-library records alike.
+SHARED_PROCESSORS = (
+    structlog.contextvars.merge_contextvars,  # request_id (and task_id in a worker)
+    structlog.stdlib.add_logger_name,
+    structlog.stdlib.add_log_level,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+    structlog.stdlib.ExtraAdder(),
+)
+
+
+def structlog_configure() -> None:
+    """Route structlog through the standard library's handlers (``LOGGING``), level-filtered first."""
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,  # a DEBUG event costs nothing when DEBUG is off
+            *SHARED_PROCESSORS,
+            structlog.stdlib.PositionalArgumentsFormatter(),
+            structlog.processors.StackInfoRenderer(),
+            redact_event_dict,  # before any handler (pytest's caplog too) sees the event
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+
+
+def formatters() -> dict:
+    """``LOGGING["formatters"]`` entries: ``json`` (one object per line) and ``console`` (text)."""
+
+    def formatter(renderer) -> dict:
+        return {
+            "()": structlog.stdlib.ProcessorFormatter,
+            "foreign_pre_chain": [*SHARED_PROCESSORS, redact_event_dict],
+            "processors": [
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                redact_event_dict,  # the traceback's text, and standard-library records
+                renderer,
+            ],
+        }
+
+    return {
+        "json": formatter(structlog.processors.JSONRenderer(ensure_ascii=False)),
+        "console": formatter(structlog.dev.ConsoleRenderer(colors=False)),
+    }
+
+
+def add_request_id_header(response, logger, **kwargs) -> None:
+    """django-structlog receiver: the request's id answered as ``X-Request-ID``, to quote in support."""
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    if request_id:
+        response["X-Request-ID"] = request_id

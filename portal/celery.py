@@ -4,11 +4,12 @@ Production settings unless DJANGO_SETTINGS_MODULE says otherwise (``make run`` s
 """
 
 import logging
+import logging.config
 import os
 
 from celery import Celery, signals
+from django_structlog.celery.steps import DjangoStructLogInitStep
 
-from core.logging import RedactSecretsFilter
 from core.process_lock import LockHeld, process_lock_acquire
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.production")
@@ -16,16 +17,17 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings.production")
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# A task's log lines carry task_id and the request_id of the request that sent it (django-structlog).
+app.steps["worker"].add(DjangoStructLogInitStep)
 
 
-@signals.after_setup_logger.connect
-@signals.after_setup_task_logger.connect
-def redact_secrets_in_worker_logs(logger, **kwargs):
-    """A worker replaces the root logger's handlers with its own (worker_hijack_root_logger): they
-    redact secrets too, as LOGGING's do (core.logging)."""
-    for handler in logger.handlers:
-        if not any(isinstance(f, RedactSecretsFilter) for f in handler.filters):
-            handler.addFilter(RedactSecretsFilter())
+@signals.setup_logging.connect
+def portal_logging(**kwargs):
+    """Workers and beat log through the portal's LOGGING (core.logging: structured, JSON in
+    production, secrets redacted) instead of Celery's own handlers."""
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
 
 
 BEAT_LOCK = "celery-beat"

@@ -4,9 +4,11 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from health_check.views import HealthCheckView
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 
 from contacts.apis.wechat import VoipContactListApi
+from core import health
 from core.error_views import page_not_found
 from schools.apis import AccessTokenApi
 
@@ -29,6 +31,9 @@ def api_not_found(request, *args, **kwargs):
 
 
 urlpatterns = [
+    # Probes for the load balancer / orchestrator (core.health); exempt from the HTTPS redirect.
+    path("health/live", health.live, name="health-live"),
+    path("health/ready", HealthCheckView.as_view(checks=health.READINESS_CHECKS), name="health-ready"),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("contacts.urls")),

@@ -7,20 +7,20 @@ from django.utils.translation import gettext_lazy as _
 
 from calls.selectors.reports import GROUPINGS
 from core.local_time import local_midnight, local_today
-from schools.models import Student
-from schools.tenancy import staff_scoped
+from schools.selectors import class_vocabulary
+from schools.tenancy import staff_school_id
 
 
 class StudentClassFilter(admin.SimpleListFilter):
-    """The student's class; the choices are the classes of the staff user's school."""
+    """The student's class; the choices are the classes of the staff user's school (every school's for
+    a superuser), in school order (``class_vocabulary``)."""
 
     title = _("class")
     parameter_name = "class"
 
     def lookups(self, request, model_admin):
-        students = staff_scoped(Student.objects.exclude(class_name=""), request.user)
-        names = students.order_by("class_name").values_list("class_name", flat=True).distinct()
-        return [(name, name) for name in names]
+        names = class_vocabulary(school_id=staff_school_id(request.user)).class_names
+        return [(name, name) for name in names if name]
 
     def queryset(self, request, queryset):
         return queryset.filter(student__class_name=self.value()) if self.value() else queryset

@@ -115,8 +115,8 @@ class CallCheckApi(DeviceApi):
     The checks ``initByCaller`` would fail, run before dialling, by the device's call mode →
     ``{errcode, errmsg, time_limit, business_type, camera_status, miniprogram_state}`` (HTTP 200 for
     every check result; 404 for an unknown device or student). Six queries in all, whatever the
-    number of contacts or devices: access token, device, student with its policy, the parent with
-    contact and authorization, calling windows, today's calls.
+    number of contacts or devices: access token (cached after the first request), device, student
+    with its policy, the parent with contact and authorization, calling windows, today's calls.
     """
 
     throttle_classes = [DeviceRateThrottle]  # per API client and device (core.throttling)
@@ -157,7 +157,8 @@ class CallPlanApi(DeviceApi):
     → ``{errcode, errmsg, user_id, time_limit, business_type, camera_status, miniprogram_state,
     ring_timeout, contact_list: [{open_id, role, relation, ring_timeout}]}``: the contacts this
     device may call now by its call mode, in order; ``ring_timeout`` in seconds (≤ 60). Six queries
-    in all: access token, device, student with its policy, calling windows, today's calls, contacts.
+    in all: access token (cached after the first request), device, student with its policy, calling
+    windows, today's calls, contacts.
     """
 
     throttle_classes = [DeviceRateThrottle]  # per API client and device (core.throttling)

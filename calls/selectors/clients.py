@@ -18,7 +18,7 @@ def device_get_for_client(*, client: ApiClient, sn: str, model_id: str, active: 
     if is_sn(sn):
         devices = Device.objects.filter(school_id__in=client.school_ids(), sn=sn, model_id=model_id)
         devices = devices.select_related("group", "school")
-        device = (devices.active() if active else devices).first()
+        device = (devices.active() if active else devices).order_by().first()  # unique: no ordering join
     if device is None:
         raise NotFound(field="sn", errcode=ErrCode.UNKNOWN_DEVICE)
     return device
@@ -32,7 +32,7 @@ def student_get_for_client(*, client: ApiClient, user_id: str, active: bool = Tr
     if is_wechat_id(user_id):
         students = Student.objects.filter(school_id__in=client.school_ids())
         students = students.select_related("school__call_policy", "call_policy")
-        student = (students.active() if active else students).filter(user_id=user_id).first()
+        student = (students.active() if active else students).filter(user_id=user_id).order_by().first()
     if student is None:
         raise NotFound(field="user_id", errcode=ErrCode.UNKNOWN_STUDENT)
     return student

@@ -137,8 +137,9 @@ def authorizations_reconcile(*, parent: Parent, items: list[AuthorizationItem]) 
     """Replace the caller's records with the list ``wx.getDeviceVoIPList`` returned (seed 000 §4.1).
 
     All or nothing: an unknown device or group anywhere in the list raises ``NotFound`` naming its
-    index; duplicates raise ``ApplicationError``. Records absent from the list are removed; every
-    change leaves a history row.
+    index; duplicates raise ``ApplicationError``. Records absent from the list are removed (one
+    query, however many); every change leaves a history row. Queries grow with the list's length,
+    not with the records it replaces.
     """
     keys = [(i.group_id,) if i.group_id else (i.sn, i.model_id) for i in items]
     if len(set(keys)) != len(keys):
@@ -154,9 +155,9 @@ def authorizations_reconcile(*, parent: Parent, items: list[AuthorizationItem]) 
         kept.append(record.pk)
         if row is not None:
             history.append(row)
-    for record in DeviceAuthorization.objects.filter(parent=parent).exclude(pk__in=kept):
-        history.append(authorization_history(record, source=AuthorizationSource.RECONCILE, now=now, removed=True))
-        record.delete()
+    removed = list(DeviceAuthorization.objects.filter(parent=parent).exclude(pk__in=kept))
+    history += [authorization_history(r, source=AuthorizationSource.RECONCILE, now=now, removed=True) for r in removed]
+    DeviceAuthorization.objects.filter(pk__in=[r.pk for r in removed]).delete()  # one DELETE, however many
     DeviceAuthorizationHistory.objects.bulk_create(history)
     return list(DeviceAuthorization.objects.filter(pk__in=kept).select_related("device", "group"))
 

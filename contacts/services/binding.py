@@ -57,7 +57,7 @@ def _reserve(
     as_admin = share_link is None
     if not parent.voip_scope_granted:
         return bind_refusal(BindEvent.Type.AUTH, parent=parent, student=student, share_link=share_link)
-    existing = Contact.objects.filter(student=student, parent=parent).first()
+    existing = Contact.objects.filter(student=student, parent=parent).order_by().first()  # unique pair
     if existing is not None and existing.state == Contact.State.PENDING:
         Contact.objects.filter(pk=existing.pk).update(state_changed_at=timezone.now())
         return BindDecision(allowed=True, user_id=student.user_id, contact=existing)

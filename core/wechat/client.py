@@ -10,6 +10,7 @@ import uuid
 from dataclasses import dataclass
 
 import requests
+import structlog
 from django.conf import settings
 from django.core.cache import cache
 
@@ -21,6 +22,7 @@ ACCESS_TOKEN_DEFAULT_EXPIRES_IN = 7200  # seconds (REFERENCE.md §5), when WeCha
 LOCK_POLL_INTERVAL = 0.05  # seconds between cache reads of a caller waiting for another's refresh
 
 _session = requests.Session()
+logger = structlog.get_logger(__name__)
 
 
 class WeChatError(Exception):
@@ -72,7 +74,31 @@ class WeChatClient:
         return self._request("POST", path, params, body)
 
     def _request(self, method: str, path: str, params: dict, body: dict | None = None, *, binary: bool = False):
-        """One HTTP request → its JSON object, or (``binary``) its bytes when WeChat answers other than JSON."""
+        """One HTTP request → its JSON object, or (``binary``) its bytes when WeChat answers other than JSON.
+
+        Every failure is logged (``wechat_request_failed`` at WARNING: ``method``, ``path``,
+        ``errcode``, ``errmsg``, ``unavailable``, ``latency_ms``) before it is raised; a success is
+        logged at DEBUG (``wechat_request``). Query values (the secret, access_token) never are.
+        """
+        started = time.monotonic()
+        try:
+            result = self._request_once(method, path, params, body, binary=binary)
+        except WeChatError as exc:
+            logger.warning(
+                "wechat_request_failed",
+                method=method,
+                path=path,
+                errcode=exc.errcode,
+                errmsg=exc.errmsg,
+                unavailable=isinstance(exc, WeChatUnavailable),
+                latency_ms=round((time.monotonic() - started) * 1000, 1),
+            )
+            raise
+        latency_ms = round((time.monotonic() - started) * 1000, 1)
+        logger.debug("wechat_request", method=method, path=path, latency_ms=latency_ms)
+        return result
+
+    def _request_once(self, method: str, path: str, params: dict, body: dict | None, *, binary: bool):
         try:
             response = _session.request(
                 method, f"{self.base_url}{path}", params=params, json=body, timeout=self.timeout

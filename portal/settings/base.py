@@ -5,6 +5,7 @@ database, broker, cache or secret key: each environment's module chooses those, 
 back silently to a development default in production. DEBUG and the WeChat sandbox are off here.
 """
 
+import logging
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,6 +13,10 @@ import environ
 from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF, UNSAFE_HASHES, UNSAFE_INLINE
 from django.utils.translation import gettext_lazy as _
+from kombu import Queue
+
+from core.logging import formatters as log_formatters
+from core.logging import structlog_configure
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 VAR_DIR = BASE_DIR / "var"
@@ -30,6 +35,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",  # OpClass in index expressions (schools migration 0015); nothing on SQLite
     "csp",
     "rest_framework",
     "drf_spectacular",
@@ -38,6 +44,8 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "import_export",
     "axes",  # admin login lock-out
+    "health_check",  # /health/ready (core.health)
+    "django_structlog",  # a request id per request, into the Celery tasks it sends (core.logging)
     "schools",
     "contacts",
     "calls",
@@ -45,6 +53,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",  # binds request_id; X-Request-ID (core.logging)
     "csp.middleware.CSPMiddleware",  # Content-Security-Policy (CONTENT_SECURITY_POLICY below)
     "core.middleware.RequestBodyLimitMiddleware",  # before anything reads a body
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -243,6 +252,9 @@ IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
 # Files with more data rows than this import in the background (schools.ImportJob, Celery).
 IMPORT_ASYNC_ROW_THRESHOLD = env.int("IMPORT_ASYNC_ROW_THRESHOLD", default=2000)
 IMPORT_JOB_CHUNK_SIZE = env.int("IMPORT_JOB_CHUNK_SIZE", default=1000)  # rows between two progress updates
+# On PostgreSQL, a job of a kind with a COPY importer (students) streams its file into a staging
+# table and merges it in SQL (schools.roster.copy); 0: every job goes through its resource.
+IMPORT_JOB_COPY = env.bool("IMPORT_JOB_COPY", default=True)
 # A running job's worker sets its heartbeat this often (seconds); a job whose heartbeat is older than
 # IMPORT_JOB_STALE_SECONDS lost its worker and runs again, at most IMPORT_JOB_MAX_ATTEMPTS times in all
 # (schools.roster.runner.import_jobs_recover, beat).
@@ -293,6 +305,26 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Queues by kind of work (docs/deploy.md): a 100,000-row import or a reconciliation backlog never
+# delays a webhook delivery or link expiry. Every task is routed here (portal/tests/test_operations.py
+# checks it); a worker started without -Q consumes every queue (make run, small deployments), a
+# larger one runs a worker per queue group (compose.yaml).
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = [Queue(name) for name in ("default", "deliveries", "reconciliation", "imports", "sweeps")]
+CELERY_TASK_ROUTES = {
+    "schools.tasks.deliver_webhook": {"queue": "deliveries"},
+    "schools.tasks.sweep_outbox": {"queue": "deliveries"},
+    "contacts.tasks.reconcile_student_bindings": {"queue": "reconciliation"},
+    "contacts.tasks.reconcile_bindings_due": {"queue": "reconciliation"},
+    "schools.tasks.reconcile_device_groups": {"queue": "reconciliation"},
+    "calls.tasks.check_invariants": {"queue": "reconciliation"},
+    "schools.tasks.run_import_job": {"queue": "imports"},
+    "schools.tasks.recover_import_jobs": {"queue": "imports"},
+    "contacts.tasks.expire_share_links": {"queue": "sweeps"},
+    "contacts.tasks.purge_expired_tokens": {"queue": "sweeps"},
+    "schools.tasks.purge_expired_api_tokens": {"queue": "sweeps"},
+}
+
 
 def filesystem_broker_options(broker_url: str) -> dict:
     """kombu's filesystem transport options (folders under ``var/``) for a ``filesystem://`` broker, else ``{}``."""
@@ -311,21 +343,31 @@ def filesystem_broker_options(broker_url: str) -> dict:
 
 
 # --- Logging --------------------------------------------------------------------------------
-# Everything goes to stderr. Secrets in URLs (the vendors' secret, access_token, token and code
-# query values, share-link tokens in paths) are redacted by core.logging.RedactSecretsFilter: on
-# the handlers, and on the django.request and django.server loggers themselves, so that every
-# handler downstream (pytest's caplog too) sees the redacted record. The "django" logger's own
-# handlers (Django's DEBUG-only console, mail_admins: the portal sets no ADMINS) are replaced by
-# propagation to the root handler, which redacts.
+# Everything goes to stderr as structured events (core.logging): LOG_FORMAT=json (production's
+# default) prints one JSON object per line, "console" aligned text. Each line of a request carries
+# its request_id, answered as X-Request-ID and carried into the Celery tasks the request sends
+# (django-structlog). Secrets in URLs (the vendors' secret, access_token, token and code query
+# values, share-link tokens in paths) are redacted by core.logging.RedactSecretsFilter: on the
+# handlers, and on the django.request and django.server loggers themselves, so that every handler
+# downstream (pytest's caplog too) sees the redacted record; structlog's events by
+# core.logging.redact_event_dict. The "django" logger's own handlers (Django's DEBUG-only console,
+# mail_admins: the portal sets no ADMINS) are replaced by propagation to the root handler.
+structlog_configure()
+LOG_FORMAT = env("LOG_FORMAT", default="console")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact_secrets": {"()": "core.logging.RedactSecretsFilter"}},
     "formatters": {
-        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"}
+        **log_formatters(),
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]},
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact_secrets"]},
         # runserver's access log (Django's own handler, with the filter)
         "django.server": {
             "class": "logging.StreamHandler",
@@ -345,3 +387,12 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }
+# django-structlog: one "request_finished" line per request (method, path, status, request_id);
+# "request_started" only at DEBUG (the hot paths log one line, not two). An upstream X-Request-ID
+# is kept only behind a proxy that sets it (TRUST_UPSTREAM_REQUEST_ID=1); otherwise each request gets
+# a new uuid4. No client address or user id in the lines (core.net decides addresses; privacy).
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = env.bool("TRUST_UPSTREAM_REQUEST_ID", default=False)
+DJANGO_STRUCTLOG_STATUS_START_LOG_LEVEL = logging.DEBUG
+DJANGO_STRUCTLOG_IP_LOGGING_ENABLED = False
+DJANGO_STRUCTLOG_USER_ID_FIELD = None
+DJANGO_STRUCTLOG_CELERY_ENABLED = True

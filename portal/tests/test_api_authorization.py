@@ -66,8 +66,9 @@ pytestmark = pytest.mark.django_db
 # --- The endpoints --------------------------------------------------------------------------------
 
 # Not part of the APIs: the staff portal (its own tests, test_multitenancy.py), the language
-# switcher, and the public OpenAPI schema and Swagger UI (test_docs.py).
-EXCLUDED_PREFIXES = ("admin/", "i18n/", "api/schema/", "api/docs/")
+# switcher, the public OpenAPI schema and Swagger UI (test_docs.py), and the public health probes
+# (test_operations.py; they answer no one's data).
+EXCLUDED_PREFIXES = ("admin/", "i18n/", "api/schema/", "api/docs/", "health/")
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 

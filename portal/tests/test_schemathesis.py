@@ -86,7 +86,7 @@ CHECKS = [
 NEGATIVE_CHECKS = [*CHECKS, negative_data_rejection]
 # Routes that are no API operation: the staff portal, the language switcher, the schema and its UI,
 # and the JSON 404 of unknown paths under /api/ (portal.urls.api_not_found).
-NOT_OPERATIONS = ("admin/", "i18n/", "api/schema/", "api/docs/", "^api/")
+NOT_OPERATIONS = ("admin/", "i18n/", "api/schema/", "api/docs/", "^api/", "health/")  # probes: not the API
 
 
 class InTestTransaction(WSGIHandler):

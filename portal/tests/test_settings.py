@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import structlog
 from celery import signals
 
 from core.logging import RedactSecretsFilter
@@ -51,6 +52,9 @@ CLEARED = {
     "SECURE_PROXY_SSL_HEADER",
     "SECURE_SSL_REDIRECT",
     "DJANGO_ALLOW_ASYNC_UNSAFE",  # set by the browser tests' Playwright fixture
+    "CONN_MAX_AGE",
+    "LOG_FORMAT",
+    "SENTRY_DSN",
 }
 SHOW = (
     "from django.conf import settings; "
@@ -178,18 +182,29 @@ def test_manage_py_defaults_to_local_settings(project):
     assert result.stdout.split()[:3] == ["portal.settings.local", "True", "True"]
 
 
-def test_a_celery_workers_own_log_handlers_redact_secrets():
-    """A worker replaces the root logger's handlers (worker_hijack_root_logger): portal.celery adds the filter."""
-    logger = logging.getLogger("portal.tests.worker-root")
-    handler = logging.StreamHandler()
-    logger.addHandler(handler)
+def test_a_celery_worker_logs_through_the_portals_logging_settings():
+    """Celery sets up no logging of its own once setup_logging has a receiver: portal.celery's applies
+    LOGGING, so a worker's lines are structured and redacted like the web's (core.logging)."""
+    assert signals.setup_logging.receivers, "portal.celery connects a setup_logging receiver"
+    root = logging.getLogger()
+    saved = root.handlers[:]
     try:
-        signals.after_setup_logger.send(
-            sender=None, logger=logger, loglevel=logging.INFO, logfile=None, format="", colorize=False
-        )
-        signals.after_setup_task_logger.send(
-            sender=None, logger=logger, loglevel=logging.INFO, logfile=None, format="", colorize=False
-        )
-        assert [type(f) for f in handler.filters] == [RedactSecretsFilter]  # once
+        root.handlers = []
+        signals.setup_logging.send(sender=None, loglevel=logging.INFO, logfile=None, format="", colorize=False)
+        (handler,) = root.handlers
+        assert [type(f) for f in handler.filters] == [RedactSecretsFilter]
+        assert isinstance(handler.formatter, structlog.stdlib.ProcessorFormatter)
     finally:
-        logger.removeHandler(handler)
+        root.handlers = saved
+
+
+def test_production_keeps_connections_logs_json_and_exempts_the_probes_from_the_https_redirect(project):
+    code = (
+        "import django; django.setup(); from django.conf import settings; "
+        "print(settings.DATABASES['default']['CONN_MAX_AGE'], settings.DATABASES['default']['CONN_HEALTH_CHECKS'], "
+        "settings.LOGGING['handlers']['console']['formatter'], settings.SECURE_REDIRECT_EXEMPT)"
+    )
+    result = run(project, ["-c", code], "portal.settings.production", **PRODUCTION_ENV)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split(maxsplit=3) == ["600", "True", "json", "['^health/']\n"]

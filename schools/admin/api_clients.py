@@ -95,7 +95,7 @@ class ApiClientAdmin(SchoolScopedAdmin):
             school_ids = [staff_school_id(request.user)]
         client, secret = api_client_create(school_ids=school_ids, name=obj.name, actor_user=request.user)
         if not obj.is_active:
-            ApiClient.objects.filter(pk=client.pk).update(is_active=False)
+            ApiClient.objects.filter(pk=client.pk).update(is_active=False)  # new: no token cached yet
         obj.pk, obj.appid, obj.created_at, obj.secret_hash = (
             client.pk,
             client.appid,

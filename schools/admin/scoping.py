@@ -13,7 +13,10 @@ from django.db.models import Q
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
-from schools.tenancy import ALL_SCHOOLS, staff_is_viewer, staff_school_id, staff_scoped
+from core.admin import EstimatedCountPaginator
+from schools.models import School, Student
+from schools.selectors import class_vocabulary
+from schools.tenancy import ALL_SCHOOLS, NO_SCHOOL, staff_is_viewer, staff_school_id, staff_scoped
 
 
 def _is_school_scoped(model) -> bool:
@@ -21,7 +24,24 @@ def _is_school_scoped(model) -> bool:
 
 
 class SchoolScopedRelatedFilter(admin.RelatedFieldListFilter):
-    """A related-object filter that offers only the objects of the staff user's school."""
+    """A related-object filter that offers only the objects of the staff user's school.
+
+    A filter of schools with more than ``list_max`` of them (a platform superuser's) lists only the
+    chosen school and takes a school's code in a small form (``?school_code=``) instead of a link
+    per school: at 1,000 schools those links were most of the student changelist's time
+    (``bench/changelist.py``), and no one picks one of 10,000 from a list.
+    """
+
+    list_max = 50
+    many_template = "admin/schools/school_code_filter.html"
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        self.code_kwarg = f"{field_path}_code"
+        self.too_many = False
+        super().__init__(field, request, params, model, model_admin, field_path)
+
+    def expected_parameters(self):
+        return [*super().expected_parameters(), self.code_kwarg]
 
     def field_choices(self, field, request, model_admin):
         ordering = self.field_admin_ordering(field, request, model_admin)
@@ -31,7 +51,35 @@ class SchoolScopedRelatedFilter(admin.RelatedFieldListFilter):
         choices = staff_scoped(related._default_manager.all(), request.user)
         if ordering:
             choices = choices.order_by(*ordering)
-        return [(obj.pk, str(obj)) for obj in choices]
+        if related is not School:
+            return [(obj.pk, str(obj)) for obj in choices]
+        self._choose_by_code(choices)
+        first = list(choices[: self.list_max + 1])
+        if len(first) <= self.list_max:
+            return [(obj.pk, str(obj)) for obj in first]
+        self.too_many, self.template = True, self.many_template
+        chosen = [value for value in self.lookup_val or [] if str(value).isdigit()]
+        return [(obj.pk, str(obj)) for obj in choices.filter(pk__in=chosen)]
+
+    def _choose_by_code(self, schools):
+        """``?school_code=`` chooses the school with that code (none if no school the user sees has it),
+        as ``?school__id__exact=`` would: the list is filtered by ``school_id``, never by a join."""
+        code = self.used_parameters.pop(self.code_kwarg, None)
+        if not code:
+            return
+        pk = str(schools.filter(code=code[-1]).values_list("pk", flat=True).first() or 0)
+        self.lookup_val = [pk]
+        self.used_parameters[self.lookup_kwarg] = [pk]
+
+    def has_output(self):
+        # Shown (and so applied) when chosen, even with one school to choose from.
+        return self.too_many or bool(self.lookup_val) or super().has_output()
+
+    def choices(self, changelist):
+        # The form keeps the list's other parameters (search, other filters, order) as hidden fields.
+        mine = {self.lookup_kwarg, self.lookup_kwarg_isnull, self.code_kwarg}
+        self.form_params = [(name, value) for name, value in changelist.params.items() if name not in mine]
+        return super().choices(changelist)
 
 
 class SchoolScopedValuesFilter(admin.AllValuesFieldListFilter):
@@ -46,11 +94,48 @@ class SchoolScopedValuesFilter(admin.AllValuesFieldListFilter):
         self.lookup_choices = values.distinct().order_by(field_path).values_list(field_path, flat=True)
 
 
+class ClassVocabularyFilter(admin.AllValuesFieldListFilter):
+    """A student's grade or class (``grade``, ``class_name``, ``student__class_name``, …), offering the
+    vocabulary of the school the user sees (``schools.selectors.class_vocabulary``), in school order:
+    a few index probes, where Django's values filter runs ``SELECT DISTINCT`` over every row on
+    every page. A superuser sees every school's, or the one chosen in the school filter.
+    """
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)  # a lazy DISTINCT, replaced
+        school_id = staff_school_id(request.user)
+        if school_id is ALL_SCHOOLS:
+            school_id = self._chosen_school(request, field_path)
+        vocabularies = request.__dict__.setdefault("_class_vocabularies", {})  # one query for both filters
+        if school_id not in vocabularies:
+            vocabularies[school_id] = class_vocabulary(school_id=school_id)
+        vocabulary = vocabularies[school_id]
+        self.lookup_choices = vocabulary.grades if field.name == "grade" else vocabulary.class_names
+
+    @staticmethod
+    def _chosen_school(request, field_path) -> int | None:
+        """The school chosen in the school filter of the same list (``school__id__exact`` or
+        ``school_code``: ``SchoolScopedRelatedFilter``), if any. From the query string: the school
+        filter has taken its parameters out of ``params``."""
+        prefix = field_path.rpartition("__")[0]
+        school = f"{prefix}__school" if prefix else "school"
+        chosen, code = request.GET.get(f"{school}__id__exact", ""), request.GET.get(f"{school}_code")
+        if code:
+            return School.objects.filter(code=code).values_list("pk", flat=True).first() or NO_SCHOOL
+        return int(chosen) if chosen.isdigit() else ALL_SCHOOLS
+
+
+_CLASS_FIELDS = {Student._meta.get_field("grade"), Student._meta.get_field("class_name")}
+
+
 def scoped_list_filter(model, entry):
-    """A ``list_filter`` entry with its choices scoped: related objects, and values across relations."""
+    """A ``list_filter`` entry with its choices scoped: related objects, values across relations,
+    a student's grade and class from its school's vocabulary."""
     if not isinstance(entry, str):
         return entry
     field = get_fields_from_path(model, entry)[-1]
+    if field in _CLASS_FIELDS:
+        return (entry, ClassVocabularyFilter)
     if field.is_relation and field.many_to_one:
         return (entry, SchoolScopedRelatedFilter)
     if (
@@ -69,8 +154,11 @@ class SchoolScopedAdmin(admin.ModelAdmin):
     changelist, change/delete/history views (another school's row answers 404), foreign-key and
     many-to-many choices, list filters, autocomplete (through ``get_queryset``), actions (they
     receive the scoped queryset) and saves (a row cannot be put into another school). Read-only
-    viewers get view permission only.
+    viewers get view permission only. An unfiltered list of a large table shows PostgreSQL's
+    estimate of its rows instead of counting them (``EstimatedCountPaginator``).
     """
+
+    paginator = EstimatedCountPaginator
 
     def get_queryset(self, request):
         return staff_scoped(super().get_queryset(request), request.user)

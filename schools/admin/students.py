@@ -39,8 +39,17 @@ class StudentAdmin(SchoolScopedAdmin):
 
     list_display = ["name", "user_id", "school", "grade", "class_name", "student_number", "is_active"]
     list_filter = ["school", "is_active", "grade", "class_name"]
-    search_fields = ["user_id", "name", "student_number"]
-    list_select_related = ["school"]
-    show_full_result_count = False
+    # user_id by equality (WeChat's ids are case-sensitive; its unique index serves it), name and
+    # student number by a case-insensitive substring (``trigram_contains``: on PostgreSQL the trigram
+    # indexes of migration 0015 serve terms of two characters or more).
+    search_fields = ["user_id__exact", "name__trigram_contains", "student_number__trigram_contains"]
+    # The page's schools come in one query by primary key (``get_queryset``), not by a join: joined,
+    # PostgreSQL may walk the schools to give the page's order instead of the student index.
+    list_select_related = ()  # not False: Django would then join every foreign key of list_display
+    show_full_result_count = False  # no COUNT(*) of every student beside a filtered list
+    show_facets = admin.ShowFacets.NEVER  # a COUNT per grade and class over the whole list
     list_per_page = 50
     inlines = [StudentAuditInline]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("school")

@@ -28,7 +28,10 @@ leading ``'`` (OWASP "CSV injection"), which the import takes off again; the lib
 ``IMPORT_EXPORT_ESCAPE_FORMULAE_ON_EXPORT`` stays on behind it.
 
 Modules: ``formats`` (file formats, cells), ``resources`` (the base resource and the registry of
-resources by kind), ``jobs`` (background imports: create and queue), ``runner`` (run a job).
+resources by kind), ``jobs`` (background imports: create and queue), ``runner`` (run a job),
+``copy`` (on PostgreSQL, a job's file streamed with ``COPY`` into a staging table, checked and
+merged in SQL with its resource's rules, under the school's lock; ``IMPORT_JOB_COPY``).
 The resources themselves live with their models: devices and device groups in
-``schools.resources``, students in ``contacts.resources``.
+``schools.resources``, students in ``contacts.resources`` (and their COPY importer in
+``contacts.roster_copy``).
 """

@@ -16,9 +16,15 @@ def result_errors(result, limit: int = MAX_STORED_ERRORS) -> list[dict]:
             fields["__all__"] = [str(m) for m in invalid.non_field_specific_errors]
         errors.append({"row": invalid.number, "errors": fields})
     errors.sort(key=lambda e: e["row"] or 0)
-    if len(errors) > limit:
-        errors = errors[:limit] + [{"row": None, "error": _("…and %(count)d more.") % {"count": len(errors) - limit}}]
-    return errors
+    return truncated_errors(errors, total=len(errors), limit=limit)
+
+
+def truncated_errors(first: list[dict], *, total: int, limit: int = MAX_STORED_ERRORS) -> list[dict]:
+    """The errors an import stores: ``first`` (at least the first ``limit`` of ``total`` errors, in
+    order) cut to ``limit``, with a line saying how many more there are."""
+    if total <= limit:
+        return first[:limit]
+    return first[:limit] + [{"row": None, "error": _("…and %(count)d more.") % {"count": total - limit}}]
 
 
 def import_error_text(error: dict) -> str:

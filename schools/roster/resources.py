@@ -11,11 +11,13 @@ from functools import cached_property
 from typing import ClassVar
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from import_export import resources
 from import_export.instance_loaders import BaseInstanceLoader
 
-from schools.roster.formats import TEXT
+from schools.roster.formats import TEXT, clean_cells, is_blank_row
+from schools.roster.locks import roster_lock
 
 QUERY_BATCH = 5000  # keys per ``__in`` lookup (SQLite allows 32,766 parameters)
 RESOURCES: dict[str, type] = {}  # kind → resource class
@@ -116,15 +118,21 @@ class SchoolRosterResource(resources.ModelResource):
                 mapping[normalize_header(alias)] = column
         return mapping
 
-    def rename_headers(self, dataset):
-        """Map accepted (e.g. Chinese) headers to column names; a column given twice is an error."""
-        mapping = self.header_map()
-        headers = [mapping.get(normalize_header(h), "" if h is None else str(h).strip()) for h in dataset.headers or []]
-        known = [h for h in headers if h in self.header_aliases]
+    @classmethod
+    def map_headers(cls, headers) -> list[str]:
+        """A file's headers as column names (accepted aliases, e.g. Chinese, mapped; others stripped);
+        ValueError if a column is given twice."""
+        mapping = cls.header_map()
+        headers = [mapping.get(normalize_header(h), "" if h is None else str(h).strip()) for h in headers or []]
+        known = [h for h in headers if h in cls.header_aliases]
         twice = sorted({h for h in known if known.count(h) > 1})
         if twice:
             raise ValueError(_("These columns are given twice: %(columns)s") % {"columns": ", ".join(twice)})
-        dataset.headers = headers
+        return headers
+
+    def rename_headers(self, dataset):
+        """Map accepted (e.g. Chinese) headers to column names; a column given twice is an error."""
+        dataset.headers = self.map_headers(dataset.headers)
 
     def get_import_fields(self):
         if not hasattr(self, "_import_fields"):  # asked for every row; the fields are set in __init__
@@ -152,9 +160,11 @@ class SchoolRosterResource(resources.ModelResource):
     def before_import(self, dataset, **kwargs):
         if self.school is None:
             raise ValueError(_("Choose the school to import into."))
+        if connection.in_atomic_block:  # the admin's import: one transaction, checks included
+            roster_lock(self.school.pk)
         self.import_kwargs = kwargs
         self.rename_headers(dataset)
-        while len(dataset) and not any(TEXT.clean(cell) for cell in dataset[-1]):
+        while len(dataset) and is_blank_row(clean_cells(dataset[-1])):
             dataset.rpop()  # a spreadsheet's empty rows at the end (rows in between stay: they are numbered)
         keys = {self.row_key(dict(zip(dataset.headers, values, strict=True))) for values in dataset}
         for instance in self.prefetch(keys):
@@ -187,9 +197,12 @@ class SchoolRosterResource(resources.ModelResource):
         if all(key):
             first = self.seen.setdefault(key, kwargs["row_number"])
             if first != kwargs["row_number"]:
-                raise ValidationError(
-                    {self.key_attrs[0]: _("Already given in row %(row)d of this file.") % {"row": first}}
-                )
+                raise ValidationError({self.key_attrs[0]: self.given_twice_message(first)})
+
+    @staticmethod
+    def given_twice_message(first_row: int) -> str:
+        """The error of a row whose key an earlier row (``first_row``) of the file already gave."""
+        return _("Already given in row %(row)d of this file.") % {"row": first_row}
 
     def skip_row(self, instance, original, row, import_validation_errors=None):
         if import_validation_errors or instance.pk is None:
@@ -198,15 +211,24 @@ class SchoolRosterResource(resources.ModelResource):
 
     def validate_instance(self, instance, import_validation_errors=None, validate_unique=True):
         """``full_clean`` without its queries: field checks here, the rest in ``check_rules``."""
-        errors = dict(import_validation_errors or {})
-        try:
-            instance.clean_fields(exclude={"school", "group", *errors})
-        except ValidationError as exc:
-            errors = exc.update_error_dict(errors)
+        errors = self.field_errors(instance, import_validation_errors)
         if not errors:
             errors = self.check_rules(instance)
         if errors:
             raise ValidationError(errors)
+
+    @staticmethod
+    def field_errors(instance, errors=None) -> dict:
+        """The model's own field checks of a row's instance (``clean_fields``: blank, lengths,
+        validators; not the school or group, set by the import): ``{field: [ValidationError]}``
+        added to ``errors``, {} when the fields are fine. The one field check of every import path
+        (the COPY import of large files runs it on the rows its SQL pre-check cannot clear)."""
+        errors = dict(errors or {})
+        try:
+            instance.clean_fields(exclude={"school", "group", *errors})
+        except ValidationError as exc:
+            errors = exc.update_error_dict(errors)
+        return errors
 
     def check_rules(self, instance) -> dict:
         """Uniqueness and cross-row rules, checked against in-memory state; {} when the row is fine
@@ -234,8 +256,10 @@ class SchoolRosterResource(resources.ModelResource):
         return True
 
     def bulk_create(self, using_transactions, dry_run, raise_errors, batch_size=None, result=None):
+        """As the library's, after the updates the file gave before these rows (see ``flush``)."""
         if self.defer_writes:
             return
+        self.bulk_update(using_transactions, dry_run, raise_errors, batch_size, result)
         if self._before_write(self.create_instances, dry_run, raise_errors, result):
             super().bulk_create(using_transactions, dry_run, raise_errors, batch_size, result)
         else:
@@ -278,12 +302,16 @@ class SchoolRosterResource(resources.ModelResource):
             result.deactivated = self.finish()
 
     def flush(self) -> int:
-        """Deferred mode: write every kept row and run the whole-file step; call it in a transaction."""
+        """Deferred mode: write every kept row and run the whole-file step; call it in a transaction.
+
+        Updates first, in file order, then the new rows: a unique value (a student number) that an
+        update moves away is free before a later row takes it; a new row never frees one."""
         model = self._meta.model
+        roster_lock(self.school.pk)
         self.before_write([*self.create_instances, *self.update_instances])
-        model.objects.bulk_create(self.create_instances, batch_size=self._meta.batch_size)
         if self.update_instances:
             self.write_updates(self.update_instances)
+        model.objects.bulk_create(self.create_instances, batch_size=self._meta.batch_size)
         self.create_instances, self.update_instances = [], []
         return self.finish()
 

@@ -15,6 +15,12 @@ heartbeat is older than ``IMPORT_JOB_STALE_SECONDS`` again from the start, or, a
 ``IMPORT_JOB_MAX_ATTEMPTS`` runs, fails it with that reason: no job stays ``running``. Each run is
 fenced by its ``attempts`` number: a run that was taken over (its worker only paused) can neither
 beat, nor write, nor finish the job.
+
+On PostgreSQL a kind with a COPY importer (students: ``contacts.roster_copy``) runs the same steps
+with the file streamed into a staging table and checked and written in SQL
+(``schools.roster.copy``), under the school's roster lock so that two imports of one school run
+one after the other: same rules, same totals and errors, all or nothing, memory that does not grow
+with the file (``IMPORT_JOB_COPY``; a file whose header the resource reports on goes to it).
 """
 
 import logging
@@ -31,6 +37,7 @@ from django.utils.translation import gettext as _
 
 from core.errors import ApplicationError
 from schools.models import ImportJob
+from schools.roster.copy import ConcurrentWrite, CopyUnsupported, copy_importer_for
 from schools.roster.errors import result_errors
 from schools.roster.formats import read_dataset
 from schools.roster.resources import resource_for
@@ -38,6 +45,7 @@ from schools.roster.resources import resource_for
 logger = logging.getLogger(__name__)
 
 RUN_TASK = "schools.tasks.run_import_job"  # named: schools.roster.tasks imports this module
+COPY_CHECKS = 3  # a COPY import checks its file again after a concurrent write, at most this many times
 
 
 class _Superseded(Exception):
@@ -73,7 +81,7 @@ def import_job_run(job_id: int) -> str:
     if not claimed:
         job = ImportJob.objects.filter(pk=job_id).only("status").first()
         return job.status if job else ""
-    job = ImportJob.objects.select_related("school", "created_by").get(pk=job_id)
+    job = ImportJob.objects.select_related("school", "created_by").defer("data").get(pk=job_id)
     if job.attempts > 1:
         logger.warning("import job %s: run %d, from the start (the previous worker stopped)", job_id, job.attempts)
     mine = ImportJob.objects.filter(pk=job_id, status=ImportJob.Status.RUNNING, attempts=job.attempts)
@@ -141,12 +149,60 @@ def _progress(mine):
     return report
 
 
+def _no_rows() -> tuple[str, dict, list]:
+    return ImportJob.Status.FAILED, {}, [{"row": None, "error": _("The file has no rows.")}]
+
+
 def _run(job: ImportJob, mine) -> tuple[str, dict, list]:
+    importer_class = copy_importer_for(job.kind)
+    if importer_class is not None and settings.IMPORT_JOB_COPY and connection.vendor == "postgresql":
+        try:
+            return _run_copy(job, mine, importer_class)
+        except CopyUnsupported:
+            pass  # a header the resource reports on
+    return _run_resource(job, mine)
+
+
+def _run_copy(job: ImportJob, mine, importer_class) -> tuple[str, dict, list]:
+    """The COPY import (``schools.roster.copy``): stage the file, then check and write it in one
+    transaction under the school's roster lock."""
+    importer = importer_class(
+        school=job.school,
+        job_id=job.pk,
+        file_format=job.file_format,
+        deactivate_missing=job.deactivate_missing,
+        user=job.created_by,
+        file_name=job.file_name,
+    )
+    with importer:
+        # No transaction while staging: each progress update commits at once.
+        total = importer.stage(progress=_progress(mine), every=settings.IMPORT_JOB_CHUNK_SIZE)
+        mine.update(total_rows=total, processed_rows=total)
+        if not total:
+            return _no_rows()
+        for check in range(1, COPY_CHECKS + 1):
+            try:
+                with transaction.atomic():
+                    importer.begin()
+                    totals, errors = importer.check()
+                    if errors:
+                        return ImportJob.Status.FAILED, totals, errors
+                    totals["deactivated"] = importer.write()
+                    # Done with the rows, in their transaction: a job is done if and only if they are written.
+                    if not _finish(mine, ImportJob.Status.DONE, totals, []):
+                        raise _Superseded
+                return ImportJob.Status.DONE, totals, []
+            except ConcurrentWrite:
+                logger.warning("import job %s: a student was written meanwhile; checking again (%d)", job.pk, check)
+        raise ConcurrentWrite
+
+
+def _run_resource(job: ImportJob, mine) -> tuple[str, dict, list]:
     dataset = read_dataset(bytes(job.data), job.file_format)
     total = len(dataset)
     mine.update(total_rows=total, processed_rows=0)
     if not total:
-        return ImportJob.Status.FAILED, {}, [{"row": None, "error": _("The file has no rows.")}]
+        return _no_rows()
 
     resource = resource_for(job.kind)(
         school=job.school,

@@ -15,7 +15,7 @@ from core.errors import ApplicationError, Unauthorized
 from core.tokens import token_hash, token_new
 from core.wechat.errcodes import ErrCode
 from schools.models import ApiAccessToken, ApiClient, ApiClientGrant, AuditLog
-from schools.selectors import api_client_get_active, api_client_secret_matches
+from schools.selectors import api_access_token_cache_changed, api_client_get_active, api_client_secret_matches
 from schools.services.audit import audit_log_build, audit_log_record, audit_logs_record
 from schools.tenancy import SYSTEM, staff_check, staff_check_platform
 
@@ -122,6 +122,7 @@ def api_access_token_issue(*, client: ApiClient) -> tuple[str, datetime]:
     ApiAccessToken.objects.filter(client=client, expires_at__gt=now + settings.API_ACCESS_TOKEN_OVERLAP).update(
         expires_at=now + settings.API_ACCESS_TOKEN_OVERLAP
     )
+    api_access_token_cache_changed()  # the shortened tokens' cached lookups
     expires_at = now + settings.API_ACCESS_TOKEN_TTL
     _token, raw = ApiAccessToken.issue(client=client, expires_at=expires_at)
     return raw, expires_at

@@ -46,16 +46,16 @@ def test_pinned_query_counts(api, n):
         f"/api/v1/device/iot-bind-contacts{q}",
         {"sn": device.sn, "model_id": device.model_id, "openid_list": openids},
     )
-    assert queries == 3  # access token, device, openids with their authorization
+    assert queries == 4  # access token and its client's schools (then cached), device, openids with authorizations
     assert sum(c["status"] for c in body["contact_list"]) == n and len(body["contact_list"]) == 2 * n
 
     check = {"sn": device.sn, "model_id": device.model_id, "user_id": student.user_id, "openid": openids[0]}
     queries, body = count(api, "post", f"/api/v1/device/calls/check{q}", check)
     assert body["errcode"] == 0
-    assert queries == 6  # token, device, student+policy, parent+contact+authorization, windows, usage
+    assert queries == 5  # device, student+policy, parent+contact+authorization, windows, usage (token cached)
 
     queries, body = count(
         api, "get", f"/api/v1/device/students/{student.user_id}/call-plan{q}&sn={device.sn}&model_id={device.model_id}"
     )
     assert len(body["contact_list"]) == n
-    assert queries == 6  # token, device, student+policy, windows, usage, contacts
+    assert queries == 5  # device, student+policy, windows, usage, contacts (token cached)

@@ -21,12 +21,12 @@ def test_contact_list_for_the_admin_is_two_queries(django_assert_num_queries, n_
 
 
 @pytest.mark.parametrize("n_contacts", [1, 10])
-def test_getvoipcontactlist_is_two_queries(django_assert_num_queries, n_contacts):
+def test_getvoipcontactlist_is_one_query(django_assert_num_queries, n_contacts):
     student = StudentFactory()
     ContactFactory(student=student, role=Contact.Role.ADMIN)
     ContactFactory.create_batch(n_contacts - 1, student=student)
     client = ApiClientFactory(schools=[student.school])
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         contact_list = voip_contact_list(client=client, user_id=student.user_id)
     assert len(contact_list) == n_contacts and contact_list[0]["role"] == 1
 

@@ -237,10 +237,11 @@ class PortalServer(PortalProcess):
     def __init__(self, env: dict[str, str], log_path: Path, *, gunicorn: bool = False, workers: int = 2):
         self.port = free_port()
         if gunicorn:
-            args = [
+            args = [  # the deployment's own configuration, on this stack's port
                 sys.executable,
                 "-m",
                 "gunicorn",
+                "--config=deploy/gunicorn.conf.py",
                 "portal.wsgi:application",
                 f"--bind=127.0.0.1:{self.port}",
                 f"--workers={workers}",

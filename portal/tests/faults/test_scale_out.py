@@ -7,6 +7,7 @@ four processes answering) and two Celery workers run on the private stack; forty
 through both servers at once.
 """
 
+import json
 from collections import Counter
 from datetime import timedelta
 
@@ -79,6 +80,27 @@ def test_forty_parents_racing_through_two_web_processes_keep_the_limit(portal, r
     assert set(receiver.events) == school_event_ids(w)
     assert len(receiver.event_ids()) == len(set(receiver.event_ids()))
     assert all(s.running() for s in servers) and all(wk.running() for wk in workers)
+
+    # Each answer names its request id, and the delivery tasks a request sent log under the same id
+    # (JSON lines, production settings): a bind can be followed from the web into the worker.
+    bind_ids = {r.headers["X-Request-ID"] for r in binds if r.status_code == 200}
+    assert len(bind_ids) == CONTACT_LIMIT - 1
+    task_lines = [
+        line
+        for worker in workers
+        for line in _json_lines(worker.log())
+        if line.get("task") == "schools.tasks.deliver_webhook" or line["event"] == "task_started"
+    ]
+    assert bind_ids <= {line.get("request_id") for line in task_lines}, task_lines[:5]
+
+
+def _json_lines(log: str) -> list[dict]:
+    """The JSON objects among a process's log lines (production logs one per line)."""
+    lines = []
+    for text in log.splitlines():
+        if text.startswith("{"):
+            lines.append(json.loads(text))
+    return lines
 
 
 def test_a_parents_abuse_limit_is_shared_by_every_web_process(portal):
