@@ -31,7 +31,7 @@ pytestmark = pytest.mark.fault
 
 EVENTS = 5
 HOLD = 3.0  # seconds the receiver holds the first request
-ROWS = 20_000
+ROWS = 100_000  # the COPY import takes 20,000 rows in about a second: the kill must come mid-job
 
 
 def test_a_worker_killed_mid_delivery_leaves_the_event_delivered_once(portal, receiver):
