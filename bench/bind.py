@@ -45,7 +45,7 @@ django.setup()
 from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
-from hot_paths import start
+from hot_paths import start_servers
 
 from contacts.models import Contact, Parent, ParentToken, ShareLink
 from core.tokens import token_hash, token_new
@@ -53,7 +53,6 @@ from schools.models import School, Student
 
 PREFIX = "bench_bind"
 PER_STUDENT = 9  # binds a student takes after its admin (contact limit 10)
-REDIS_DB = 10
 
 
 def generate(pairs: int) -> tuple[list[str], list[str]]:
@@ -207,31 +206,13 @@ def main() -> None:
     portal_script.write_text(wrk_script(pairs_file, floor=False))
     floor_script.write_text(wrk_script(pairs_file, floor=True))
 
-    base_env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DEBUG", "LOG_LEVEL"}}
-    portal_env = {
-        **base_env,
-        "DJANGO_SETTINGS_MODULE": "portal.settings.production",
-        "SECRET_KEY": "bench-" + "x" * 50,
-        "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
-        "CACHE_URL": f"rediscache://127.0.0.1:6379/{REDIS_DB}",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
-        "BIND_THROTTLE_RATE": "1000000/minute",
-        "BIND_ADDRESS_THROTTLE_RATE": "100000000/minute",
-    }
-    gunicorn = [sys.executable, "-m", "gunicorn", "--config=deploy/gunicorn.conf.py", "--workers=2"]
-    portal = start(
-        [*gunicorn, "--bind=127.0.0.1:18311", "portal.wsgi:application"],
-        portal_env,
-        tmp / "portal.log",
-        "http://127.0.0.1:18311/health/live",
-    )
-    floor_env = {**base_env, "FLOOR_DATABASE_URL": os.environ["DATABASE_URL"], "FLOOR_STATEMENTS": ""}
-    floor = start(
-        [*gunicorn, "--bind=127.0.0.1:18312", "--pythonpath=bench", "floor_app:bind_application"],
-        floor_env,
-        tmp / "floor.log",
-        "http://127.0.0.1:18312/",
+    portal, floor = start_servers(
+        tmp,
+        18311,
+        18312,
+        "floor_app:bind_application",
+        {"BIND_THROTTLE_RATE": "1000000/minute", "BIND_ADDRESS_THROTTLE_RATE": "100000000/minute"},
+        {"FLOOR_DATABASE_URL": os.environ["DATABASE_URL"]},
     )
     offset, rows = 0, []
     try:

@@ -249,6 +249,36 @@ def start(args: list[str], env: dict, log: Path, probe: str) -> subprocess.Popen
     raise RuntimeError("did not start")
 
 
+def start_servers(tmp: Path, port_portal: int, port_floor: int, floor_app: str, portal_extra: dict, floor_extra: dict):
+    """The portal (production settings, deploy/gunicorn.conf.py, Redis db ``REDIS_DB``) and a floor
+    app of bench/floor_app.py under the same gunicorn with 2 sync workers: ``(portal, floor)``."""
+    base_env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DEBUG", "LOG_LEVEL"}}
+    portal_env = {
+        **base_env,
+        "DJANGO_SETTINGS_MODULE": "portal.settings.production",
+        "SECRET_KEY": "bench-" + "x" * 50,
+        "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
+        "CACHE_URL": f"rediscache://127.0.0.1:6379/{REDIS_DB}",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0",
+        **portal_extra,
+    }
+    gunicorn = [sys.executable, "-m", "gunicorn", "--config=deploy/gunicorn.conf.py", "--workers=2"]
+    portal = start(
+        [*gunicorn, f"--bind=127.0.0.1:{port_portal}", "portal.wsgi:application"],
+        portal_env,
+        tmp / "portal.log",
+        f"http://127.0.0.1:{port_portal}/health/live",
+    )
+    floor = start(
+        [*gunicorn, f"--bind=127.0.0.1:{port_floor}", "--pythonpath=bench", floor_app],
+        {**base_env, **floor_extra},
+        tmp / "floor.log",
+        f"http://127.0.0.1:{port_floor}/",
+    )
+    return portal, floor
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="1 round of 2 s per cell (a smoke run)")
@@ -271,30 +301,13 @@ def main() -> None:
     connection.close()
 
     port_portal, port_floor = 18301, 18302
-    base_env = {k: v for k, v in os.environ.items() if k not in {"DJANGO_SETTINGS_MODULE", "DEBUG", "LOG_LEVEL"}}
-    portal_env = {
-        **base_env,
-        "DJANGO_SETTINGS_MODULE": "portal.settings.production",
-        "SECRET_KEY": "bench-" + "x" * 50,
-        "CELERY_BROKER_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
-        "CACHE_URL": f"rediscache://127.0.0.1:6379/{REDIS_DB}",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "0",
-        "DEVICE_CHECK_THROTTLE_RATE": "1000000/minute",
-    }
-    gunicorn = [sys.executable, "-m", "gunicorn", "--config=deploy/gunicorn.conf.py", "--workers=2"]
-    portal = start(
-        [*gunicorn, f"--bind=127.0.0.1:{port_portal}", "portal.wsgi:application"],
-        portal_env,
-        tmp / "portal.log",
-        f"http://127.0.0.1:{port_portal}/health/live",
-    )
-    floor_env = {**base_env, "FLOOR_STATEMENTS": str(tmp / "plan.json"), "FLOOR_DATABASE_URL": database_url}
-    floor = start(
-        [*gunicorn, f"--bind=127.0.0.1:{port_floor}", "--pythonpath=bench", "floor_app:application"],
-        floor_env,
-        tmp / "floor.log",
-        f"http://127.0.0.1:{port_floor}/",
+    portal, floor = start_servers(
+        tmp,
+        port_portal,
+        port_floor,
+        "floor_app:application",
+        {"DEVICE_CHECK_THROTTLE_RATE": "1000000/minute"},
+        {"FLOOR_STATEMENTS": str(tmp / "plan.json"), "FLOOR_DATABASE_URL": database_url},
     )
     try:
         rows = []

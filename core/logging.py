@@ -97,6 +97,13 @@ def redact_event_dict(logger, method_name: str, event_dict: dict) -> dict:
     return event_dict
 
 
+def redact_exception(logger, method_name: str, event_dict: dict) -> dict:
+    """structlog processor: the formatted traceback (``exception``) redacted; nothing else is touched."""
+    if isinstance(event_dict.get("exception"), str):
+        event_dict["exception"] = redact(event_dict["exception"])
+    return event_dict
+
+
 # Applied to structlog's events and (as the formatter's pre-chain) to standard-library records alike.
 SHARED_PROCESSORS = (
     structlog.contextvars.merge_contextvars,  # request_id (and task_id in a worker)
@@ -134,7 +141,7 @@ def formatters() -> dict:
             "processors": [
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
-                redact_event_dict,  # the traceback's text, and standard-library records
+                redact_exception,  # the traceback's text (the rest was redacted before the handler)
                 renderer,
             ],
         }
