@@ -55,7 +55,7 @@ def api_access_token_get(*, token: str) -> ApiAccessToken | None:
 
     One cache round trip when cached (``API_TOKEN_CACHE_SECONDS``, 60 s at most, never past the
     token's expiry); otherwise one query, and one more for the client's active schools when the
-    token is known and its answer is cached. A cached client comes with ``id``, ``name``, ``appid``,
+    token is known and unexpired. A cached client comes with ``id``, ``name``, ``appid``,
     ``is_active`` and ``active_school_ids`` (what ``ApiClient.school_ids`` answers; not its secret
     digest).
     """
@@ -81,12 +81,12 @@ def api_access_token_get(*, token: str) -> ApiAccessToken | None:
         .order_by()
         .first()
     )
-    if found is not None and version is not None:
-        ttl = _seconds_until(found.expires_at)
-        if ttl > 0:
-            client = found.client
-            school_ids = sorted(client.school_ids().values_list("school_id", flat=True))
-            client.active_school_ids = school_ids  # this request's lookups too
+    ttl = 0 if found is None else _seconds_until(found.expires_at)
+    if ttl > 0:  # an expired token is refused: its schools are not needed
+        client = found.client
+        school_ids = sorted(client.school_ids().values_list("school_id", flat=True))
+        client.active_school_ids = school_ids  # this request's lookups too
+        if version is not None:
             entry = (version, found.id, found.expires_at, client.id, client.name, client.appid, school_ids)
             cache.set(entry_key, entry, min(API_TOKEN_CACHE_SECONDS, ttl))
     return found

@@ -16,7 +16,7 @@ The answers use WeChat's call errCodes where WeChat has them and the portal's 93
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -24,6 +24,7 @@ from calls.models import DeviceAuthorization
 from calls.selectors.policy import EffectivePolicy, business_type_for, policy_for, student_gate
 from contacts.models import Contact, Parent
 from core.errors import ApplicationError
+from core.prepared import prepared
 from core.wechat.errcodes import ErrCode
 from schools.models import CallMode, Device, Student
 
@@ -36,6 +37,46 @@ def _authorized(device: Device, parent_ref) -> Exists:
 def _contact_of(student: Student, parent_ref) -> Exists:
     """Whether ``parent_ref`` is a contact of ``student`` that devices are served."""
     return Exists(Contact.objects.served().filter(student=student, parent=parent_ref))
+
+
+@prepared
+def _listener(*, openid: str, student_id: int, device_id: int, group_id: int | None) -> QuerySet:
+    """The parent ``openid`` with ``is_contact`` (of the student) and ``authorized`` (for the device)."""
+    student, device = Student(pk=student_id), Device(pk=device_id, group_id=group_id)
+    parents = Parent.objects.filter(openid=openid).order_by()
+    return parents.annotate(
+        is_contact=_contact_of(student, OuterRef("pk")), authorized=_authorized(device, OuterRef("pk"))
+    )[:1]
+
+
+@prepared
+def _face_pay_plan(*, student_id: int) -> QuerySet:
+    """The contacts a face-pay phone may call: served, with scope.voip (seed 003 §1), in call order."""
+    contacts = Contact.objects.served().filter(student_id=student_id, parent__voip_scope_granted=True)
+    return contacts.select_related("parent").in_call_order()
+
+
+@prepared
+def _hardware_plan(*, student_id: int, device_id: int, group_id: int | None) -> QuerySet:
+    """The contacts a hardware-mode device may call: served and authorized it (seed 000 §3), in call order."""
+    device = Device(pk=device_id, group_id=group_id)
+    contacts = Contact.objects.served().filter(student_id=student_id).filter(_authorized(device, OuterRef("parent_id")))
+    return contacts.select_related("parent").in_call_order()
+
+
+@prepared
+def _face_pay_ready(*, openid_list: list[str], student_id: int) -> QuerySet:
+    """Of ``openid_list``, the contacts of the student with scope.voip (seed 003 §1)."""
+    parents = Parent.objects.filter(openid__in=openid_list, voip_scope_granted=True)
+    return parents.filter(_contact_of(Student(pk=student_id), OuterRef("pk"))).values_list("openid", flat=True)
+
+
+@prepared
+def _hardware_ready(*, openid_list: list[str], device_id: int, group_id: int | None) -> QuerySet:
+    """Of ``openid_list``, the parents that authorized the device or its group (seed 000 §4.2)."""
+    device = Device(pk=device_id, group_id=group_id)
+    parents = Parent.objects.filter(openid__in=openid_list).filter(_authorized(device, OuterRef("pk")))
+    return parents.values_list("openid", flat=True)
 
 
 @dataclass(frozen=True)
@@ -82,11 +123,8 @@ def call_check(*, device: Device, student: Student, openid: str, now: datetime |
         return CheckResult(ErrCode.OTHER_SCHOOL)
     policy = policy_for(student=student)
     business_type = business_type_for(device=device, policy=policy)
-    parent = (
-        Parent.objects.filter(openid=openid)
-        .annotate(is_contact=_contact_of(student, OuterRef("pk")), authorized=_authorized(device, OuterRef("pk")))
-        .first()
-    )
+    found = _listener(openid=openid, student_id=student.pk, device_id=device.pk, group_id=device.group_id)
+    parent = found[0] if found else None
     errcode = _mode_refusal(device=device, student=student, parent=parent)
     if errcode:
         return CheckResult(errcode, policy, business_type=business_type)
@@ -115,14 +153,11 @@ def call_plan(*, device: Device, student: Student, now: datetime | None = None) 
     errcode, usage, time_limit = student_gate(student=student, policy=policy, now=now)
     if errcode:
         return CallPlan(errcode, policy, business_type=business_type)
-    contacts = Contact.objects.served().filter(student=student)
     if device.call_mode == CallMode.FACE_PAY:
-        contacts = contacts.filter(parent__voip_scope_granted=True)
+        contacts = _face_pay_plan(student_id=student.pk)
     else:
-        contacts = contacts.filter(_authorized(device, OuterRef("parent_id")))
-    plan = tuple(
-        c for c in contacts.select_related("parent").in_call_order() if c.parent.openid not in usage.recent_openids
-    )
+        contacts = _hardware_plan(student_id=student.pk, device_id=device.pk, group_id=device.group_id)
+    plan = tuple(c for c in contacts if c.parent.openid not in usage.recent_openids)
     return CallPlan(ErrCode.OK, policy, time_limit, business_type, plan)
 
 
@@ -134,7 +169,7 @@ def iot_bind_contacts(*, device: Device, openid_list: list[str], student: Studen
     ``status`` 1 when the openid is a contact of ``student`` (required: ``ApplicationError`` on
     ``user_id`` otherwise) with scope.voip granted. One query whatever the length of the list.
     """
-    parents = Parent.objects.filter(openid__in=openid_list)
+    openids = list(dict.fromkeys(openid_list))
     if device.call_mode == CallMode.FACE_PAY:
         if student is None:
             raise ApplicationError(
@@ -142,11 +177,10 @@ def iot_bind_contacts(*, device: Device, openid_list: list[str], student: Studen
                 field="user_id",
                 errcode=ErrCode.BAD_DATA,
             )
-        parents = parents.filter(_contact_of(student, OuterRef("pk")), voip_scope_granted=True)
+        ready = set(_face_pay_ready(openid_list=openids, student_id=student.pk))
     else:
-        parents = parents.filter(_authorized(device, OuterRef("pk")))
-    ready = set(parents.values_list("openid", flat=True))
+        ready = set(_hardware_ready(openid_list=openids, device_id=device.pk, group_id=device.group_id))
     return [
         {"open_id": openid, "sn": device.sn, "model_id": device.model_id, "status": int(openid in ready)}
-        for openid in dict.fromkeys(openid_list)
+        for openid in openids
     ]

@@ -7,10 +7,11 @@ calls). Days are local days (``core.local_time``).
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Max, Q, Sum
+from django.db.models import Max, Q, QuerySet, Sum
 
 from calls.models import RING_TIMEOUT_MAX, BusinessType, CallingWindow, CallPolicy, CallRecord
 from core.local_time import local_day_start, local_now
+from core.prepared import prepared
 from core.wechat.errcodes import ErrCode
 from schools.models import CallMode, Device, Student
 
@@ -69,6 +70,26 @@ class Usage:
     recent_openids: set = field(default_factory=set)  # called within the repeat interval
 
 
+@prepared
+def _calls_per_openid(*, student_id: int, since: datetime, day_start: datetime) -> QuerySet:
+    """Per openid the student called since ``since``: ``{openid, used (connected seconds since
+    ``day_start``), last (latest start)}``."""
+    return (
+        CallRecord.objects.filter(student_id=student_id, started_at__gte=since)
+        .values("openid")
+        .annotate(
+            used=Sum(CallRecord.objects.connected_seconds(), filter=Q(started_at__gte=day_start)),
+            last=Max("started_at"),
+        )
+        .order_by()
+    )
+
+
+@prepared
+def _calling_windows(*, school_id: int) -> QuerySet:
+    return CallingWindow.objects.filter(school_id=school_id).order_by()
+
+
 def usage_today(*, student: Student, repeat_interval: int, now: datetime) -> Usage:
     """Connected seconds the student used today (local day) and openids called in the last ``repeat_interval`` s.
 
@@ -76,14 +97,7 @@ def usage_today(*, student: Student, repeat_interval: int, now: datetime) -> Usa
     """
     day_start = local_day_start(now)
     recent_since = now - timedelta(seconds=repeat_interval)
-    rows = (
-        CallRecord.objects.filter(student=student, started_at__gte=min(day_start, recent_since))
-        .values("openid")
-        .annotate(
-            used=Sum(CallRecord.objects.connected_seconds(), filter=Q(started_at__gte=day_start)),
-            last=Max("started_at"),
-        )
-    )
+    rows = _calls_per_openid(student_id=student.pk, since=min(day_start, recent_since), day_start=day_start)
     usage = Usage()
     for row in rows:
         usage.used_seconds += row["used"] or 0
@@ -98,7 +112,7 @@ def student_gate(*, student: Student, policy: EffectivePolicy, now: datetime) ->
     errcode 0, 9300004 (outside the calling windows) or 9300005 (daily minutes used up);
     ``time_limit`` (seconds) is the policy's, cut to the student's remaining daily minutes.
     """
-    if not in_calling_window(windows=list(student.school.calling_windows.all()), now=now):
+    if not in_calling_window(windows=_calling_windows(school_id=student.school_id), now=now):
         return ErrCode.OUTSIDE_WINDOW, Usage(), 0
     usage = usage_today(student=student, repeat_interval=policy.repeat_interval, now=now)
     time_limit = policy.time_limit

@@ -1,10 +1,11 @@
 """A parent's contacts and students, and a school's contact lists for its vendor (seed 003 §2.2)."""
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from contacts.models import Contact, Parent
 from core.errors import NotFound
+from core.prepared import prepared
 from core.validators import is_wechat_id
 from schools.models import ApiClient, Student
 
@@ -60,15 +61,22 @@ def parent_students(*, parent: Parent) -> list[Contact]:
     )
 
 
+@prepared
+def _served_contacts(*, school_ids: list[int], user_id: str) -> QuerySet:
+    """``(openid, role)`` of the served contacts of the active student ``user_id`` of ``school_ids``."""
+    student = Student.objects.active().filter(school_id__in=school_ids, user_id=user_id)
+    contacts = Contact.objects.served().filter(student__in=student).in_list_order()
+    return contacts.values_list("parent__openid", "role")
+
+
 def voip_contact_list(*, client: ApiClient, user_id: str) -> list[dict]:
     """getvoipcontactlist for a vendor's API client → ``[{open_id, role}]`` of the contacts devices
     are served (``ContactQuerySet.served``), admin first; ``[]`` when the student has none, and
     alike when it is unknown, inactive or of a school the client is not granted (REFERENCE.md §5,
     seed 003 §2.2: WeChat answers errcode 1 for both). One query.
     """
-    student = Student.objects.active().filter(school_id__in=client.school_ids(), user_id=user_id)
-    contacts = Contact.objects.served().filter(student__in=student).in_list_order()
-    return [{"open_id": openid, "role": role} for openid, role in contacts.values_list("parent__openid", "role")]
+    rows = _served_contacts(school_ids=client.school_id_list(), user_id=user_id)
+    return [{"open_id": openid, "role": role} for openid, role in rows]
 
 
 def parent_school_ids(*, parent: Parent):

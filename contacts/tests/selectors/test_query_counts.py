@@ -5,6 +5,8 @@ import pytest
 from contacts.models import Contact
 from contacts.selectors.contacts import contact_list_for_parent, parent_students, voip_contact_list
 from contacts.tests.factories import ContactFactory
+from schools.selectors import api_access_token_get
+from schools.services.api_clients import api_access_token_issue
 from schools.tests.factories import ApiClientFactory, StudentFactory
 
 pytestmark = pytest.mark.django_db
@@ -25,7 +27,8 @@ def test_getvoipcontactlist_is_one_query(django_assert_num_queries, n_contacts):
     student = StudentFactory()
     ContactFactory(student=student, role=Contact.Role.ADMIN)
     ContactFactory.create_batch(n_contacts - 1, student=student)
-    client = ApiClientFactory(schools=[student.school])
+    token, _ = api_access_token_issue(client=ApiClientFactory(schools=[student.school]))
+    client = api_access_token_get(token=token).client  # as the request's authentication hands it
     with django_assert_num_queries(1):
         contact_list = voip_contact_list(client=client, user_id=student.user_id)
     assert len(contact_list) == n_contacts and contact_list[0]["role"] == 1
