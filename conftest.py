@@ -11,10 +11,11 @@
 import os
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from rest_framework.test import APIClient
 
 from contacts.services.parents import parent_login
+from core.prepared import forget_compiled
 from core.tests.fake_wechat import FakeWeChat
 from schools.services.api_clients import api_client_create
 from schools.tests.factories import SchoolFactory
@@ -46,6 +47,8 @@ def pytest_sessionfinish(session, exitstatus):
 @pytest.fixture(autouse=True)
 def _clear_cache():
     cache.clear()
+    caches["local"].clear()
+    forget_compiled()  # a test may change a QuerySet method (core.prepared)
     yield
 
 

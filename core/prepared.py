@@ -48,6 +48,14 @@ from django.db.models.query import (
 )
 
 _SCALARS = (str, int, datetime)
+_ALL: "weakref.WeakSet[PreparedQuery]" = weakref.WeakSet()
+
+
+def forget_compiled() -> None:
+    """Drop every compilation, so that the next calls build their QuerySets again: for tests that
+    change a QuerySet method (a compilation would otherwise keep the rule it was built with)."""
+    for query in list(_ALL):
+        query._compiled.clear()  # noqa: SLF001 (this module's own)
 
 
 def _kind(annotation) -> tuple[type, bool, bool]:
@@ -105,6 +113,7 @@ class PreparedQuery:
         }
         self._compiled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self.alias = DEFAULT_DB_ALIAS  # the database the first compilation's QuerySet was routed to
+        _ALL.add(self)
 
     def __call__(self, **kwargs) -> list:
         """The rows of the QuerySet ``build(**kwargs)`` would give, as it would give them."""

@@ -4,7 +4,8 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.core.cache import cache
+from django.conf import settings
+from django.core.cache import cache, caches
 from django.db import connections, router, transaction
 from django.utils import timezone
 
@@ -29,13 +30,18 @@ def api_client_secret_matches(*, client: ApiClient, secret: str) -> bool:
 # Every device-API request authenticates its access_token: the lookup is cached in the shared cache
 # for at most API_TOKEN_CACHE_SECONDS, each entry stamped with a version that any change of a
 # client, grant, school or token bumps (api_access_token_cache_clear, wired in schools.apps), so a
-# deactivated client or school, a withdrawn grant or a shortened token is never served from the cache.
+# deactivated client or school, a withdrawn grant or a shortened token is never served from it.
+# Each process also keeps a validated entry in its own memory for API_TOKEN_LOCAL_SECONDS (5 s), so
+# most requests make no round trip at all: the process that makes a change drops its copies at
+# once; the others serve theirs until they expire — the one bounded delay, by design.
 API_TOKEN_CACHE_SECONDS = 60
 API_TOKEN_CACHE_VERSION_KEY = "api-access-token:version"
 
 
 def api_access_token_cache_clear(**kwargs) -> None:
-    """Invalidate every cached access-token lookup; also a signal receiver (``**kwargs`` ignored)."""
+    """Invalidate every cached access-token lookup (this process's copies at once, the other
+    processes' within API_TOKEN_LOCAL_SECONDS); also a signal receiver (``**kwargs`` ignored)."""
+    caches["local"].clear()  # holds nothing else
     try:
         cache.incr(API_TOKEN_CACHE_VERSION_KEY)
     except ValueError:  # not set yet, or evicted: any new value differs from the entries' stamps
@@ -53,7 +59,8 @@ def api_access_token_cache_changed(**kwargs) -> None:
 def api_access_token_get(*, token: str) -> ApiAccessToken | None:
     """The stored token of a raw ``access_token`` (expired or not) of an active client, with the client.
 
-    One cache round trip when cached (``API_TOKEN_CACHE_SECONDS``, 60 s at most, never past the
+    No round trip when this process validated it in the last ``API_TOKEN_LOCAL_SECONDS``; one
+    cache round trip when cached (``API_TOKEN_CACHE_SECONDS``, 60 s at most, never past the
     token's expiry); otherwise one query, and one more for the client's active schools when the
     token is known and unexpired. A cached client comes with ``id``, ``name``, ``appid``,
     ``is_active`` and ``active_school_ids`` (what ``ApiClient.school_ids`` answers; not its secret
@@ -61,16 +68,14 @@ def api_access_token_get(*, token: str) -> ApiAccessToken | None:
     """
     digest = token_hash(token)
     entry_key = f"api-access-token:{digest}"
+    entry = caches["local"].get(entry_key)
+    if entry is not None:
+        return _token_from_entry(digest, entry)
     cached = cache.get_many([API_TOKEN_CACHE_VERSION_KEY, entry_key])
     version, entry = cached.get(API_TOKEN_CACHE_VERSION_KEY), cached.get(entry_key)
     if entry is not None and version is not None and entry[0] == version:
-        _version, token_id, expires_at, client_id, name, appid, school_ids = entry
-        client = ApiClient(id=client_id, name=name, appid=appid, is_active=True)
-        client.active_school_ids = school_ids
-        found = ApiAccessToken(id=token_id, token_hash=digest, expires_at=expires_at, client=client)
-        found._state.adding = False
-        client._state.adding = False
-        return found
+        _keep_locally(entry_key, entry)
+        return _token_from_entry(digest, entry)
     if version is None:
         api_access_token_cache_clear()
         version = cache.get(API_TOKEN_CACHE_VERSION_KEY)
@@ -89,7 +94,25 @@ def api_access_token_get(*, token: str) -> ApiAccessToken | None:
         if version is not None:
             entry = (version, found.id, found.expires_at, client.id, client.name, client.appid, school_ids)
             cache.set(entry_key, entry, min(API_TOKEN_CACHE_SECONDS, ttl))
+            _keep_locally(entry_key, entry)
     return found
+
+
+def _token_from_entry(digest: str, entry: tuple) -> ApiAccessToken:
+    _version, token_id, expires_at, client_id, name, appid, school_ids = entry
+    client = ApiClient(id=client_id, name=name, appid=appid, is_active=True)
+    client.active_school_ids = school_ids
+    found = ApiAccessToken(id=token_id, token_hash=digest, expires_at=expires_at, client=client)
+    found._state.adding = False
+    client._state.adding = False
+    return found
+
+
+def _keep_locally(entry_key: str, entry: tuple) -> None:
+    """This process's copy of a validated entry, for API_TOKEN_LOCAL_SECONDS at most, never past expiry."""
+    seconds = min(settings.API_TOKEN_LOCAL_SECONDS, _seconds_until(entry[2]))
+    if seconds > 0:
+        caches["local"].set(entry_key, entry, seconds)
 
 
 def _seconds_until(moment: datetime) -> int:

@@ -226,6 +226,16 @@ WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)  # rece
 PARENT_TOKEN_TTL = timedelta(days=env.int("PARENT_TOKEN_TTL_DAYS", default=7))
 API_ACCESS_TOKEN_TTL = timedelta(seconds=7200)  # REFERENCE.md §5: expires_in 7200
 API_ACCESS_TOKEN_OVERLAP = timedelta(seconds=300)  # earlier tokens stay valid this long after a new one
+# A process keeps an access-token lookup this long in its own memory (the "local" cache), so a
+# device request makes no cache round trip; a change made by another process (a client or school
+# deactivated, a grant withdrawn) reaches this one within these seconds (schools.selectors). 0: off.
+API_TOKEN_LOCAL_SECONDS = env.int("API_TOKEN_LOCAL_SECONDS", default=5)
+# Each process's own memory, for copies that may be a few seconds stale (API_TOKEN_LOCAL_SECONDS).
+LOCAL_CACHE = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "process-local",
+    "OPTIONS": {"MAX_ENTRIES": 10_000},
+}
 # Request bodies (core.middleware): JSON APIs, and everything else (the admin's roster uploads).
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=256 * 1024)
 UPLOAD_MAX_BODY_BYTES = env.int("UPLOAD_MAX_BODY_BYTES", default=20 * 1024 * 1024)

@@ -27,6 +27,7 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"].setdefault("CONN_MAX_AGE", CONN_MAX_AGE)  # noqa: F405
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+CACHES["local"] = LOCAL_CACHE  # noqa: F405 (base.py)
 if CACHES["default"]["BACKEND"].endswith("LocMemCache"):
     # One process's memory: django-axes warns that a lock-out is not shared between processes;
     # production requires a shared cache (CACHE_URL).

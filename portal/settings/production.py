@@ -54,6 +54,7 @@ SHARED_CACHE_BACKENDS = {
     "django.core.cache.backends.memcached.PyLibMCCache",
 }
 CACHES = {"default": env.cache("CACHE_URL")}
+CACHES["local"] = LOCAL_CACHE  # noqa: F405 (base.py)
 if CACHES["default"]["BACKEND"] not in SHARED_CACHE_BACKENDS:
     raise ImproperlyConfigured(
         "CACHE_URL must be a cache every process shares (rediscache://… or pymemcache://…), "

@@ -19,6 +19,7 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", CONN_MAX_AGE)  # noqa: F405
 # Tests share one local-memory cache per process: cache-expiry tests move its clock, and parallel
 # runs on one machine must not see each other's throttling counters or WeChat token locks.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES["local"] = LOCAL_CACHE  # noqa: F405 (base.py)
 SILENCED_SYSTEM_CHECKS = ["axes.W001"]  # the tests' one-process cache (see local.py)
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")

@@ -1,14 +1,16 @@
 """The cached access-token lookup (``schools.selectors.api_access_token_get``): one cache round trip
-instead of a query, and never a stale answer after a client, grant, school or token changes."""
+instead of a query, none within API_TOKEN_LOCAL_SECONDS of this process's last, and never a stale
+answer after a client, grant, school or token changes (other processes: within those seconds)."""
 
+import time
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.utils import timezone
 
 from schools import selectors
-from schools.models import ApiAccessToken, ApiClientGrant
+from schools.models import ApiAccessToken, ApiClient, ApiClientGrant
 from schools.selectors import api_access_token_get
 from schools.services.api_clients import api_access_token_issue, api_client_set_schools
 from schools.tests.factories import ApiClientFactory, SchoolFactory
@@ -116,3 +118,46 @@ def test_a_change_drops_the_cache_again_once_it_commits(issued, django_capture_o
     for callback in callbacks:
         callback()
     assert cache.get(selectors.API_TOKEN_CACHE_VERSION_KEY) != stale_version
+
+
+@pytest.fixture
+def shared_round_trips(monkeypatch):
+    calls = []
+    real = cache.get_many
+    monkeypatch.setattr(cache, "get_many", lambda keys: (calls.append(keys), real(keys))[1])
+    return calls
+
+
+def test_a_validated_lookup_needs_no_round_trip_in_this_process(issued, shared_round_trips, django_assert_num_queries):
+    client, _school, token = issued
+    api_access_token_get(token=token)
+    caches["local"].clear()  # as another process of the same deployment would start
+    api_access_token_get(token=token)
+    assert len(shared_round_trips) == 2  # the first lookup; the shared cache's answer
+
+    with django_assert_num_queries(0):
+        again = api_access_token_get(token=token)
+
+    assert len(shared_round_trips) == 2 and again.client.pk == client.pk
+
+
+def test_another_processs_change_reaches_this_one_within_the_local_seconds(issued, monkeypatch, settings):
+    client, _school, token = issued
+    assert api_access_token_get(token=token) is not None
+    # What another process's deactivation leaves here: the rows changed, the shared version bumped,
+    # this process's copy untouched.
+    ApiClient.objects.filter(pk=client.pk).update(is_active=False)
+    cache.incr(selectors.API_TOKEN_CACHE_VERSION_KEY)
+
+    assert api_access_token_get(token=token) is not None  # the bounded delay, by design
+    later = time.time() + settings.API_TOKEN_LOCAL_SECONDS + 1
+    monkeypatch.setattr(time, "time", lambda: later)
+    assert api_access_token_get(token=token) is None
+
+
+def test_no_local_copy_when_the_local_seconds_are_zero(issued, shared_round_trips, settings):
+    settings.API_TOKEN_LOCAL_SECONDS = 0
+    _client, _school, token = issued
+    for _ in range(3):
+        assert api_access_token_get(token=token) is not None
+    assert len(shared_round_trips) == 3
