@@ -18,6 +18,7 @@ from django.db.models.functions import TruncDate
 from calls.models import CallRecord, RoomType
 from core.local_time import local_tz
 from core.wechat.errcodes import ErrCode
+from schools.grades import class_sort_key
 
 VOICE_MB_PER_MINUTE = 2  # FAQ 1.8
 VIDEO_MB_PER_MINUTE = 20  # FAQ 1.8 says 10–30; the middle of the range
@@ -84,7 +85,8 @@ def usage_by_day(queryset: QuerySet, by: str = DEFAULT_GROUPING) -> list[dict]:
 
     ``by`` is ``school``, ``device`` or ``class`` (the student's class within its school); anything
     else means ``school``. Returns ``[{"day": date, "rows": [row, ...], "total": figures}]`` where a
-    row is ``{"label", "school", figures}`` and figures are ``calls``, ``answered`` (counts),
+    row is ``{"label", "school", figures}`` (and ``class_name`` by class; classes in school order,
+    ``schools.grades``) and figures are ``calls``, ``answered`` (counts),
     ``connected_seconds``, ``billed_seconds``, ``video_seconds`` (seconds), ``connected_minutes``,
     ``billed_minutes`` (minutes, one decimal) and ``traffic_mb`` (MB, one decimal; voice 2 MB/min,
     video 20 MB/min, FAQ 1.8). One SQL query, whatever the number of calls, days or groups.
@@ -110,6 +112,7 @@ def usage_by_day(queryset: QuerySet, by: str = DEFAULT_GROUPING) -> list[dict]:
             {
                 "label": _label(by, row),
                 "school": row["school__name"],
+                **({"class_name": row["student__class_name"] or ""} if by == "class" else {}),
                 **_figures(
                     calls=row["n_calls"],
                     answered=row["n_answered"],
@@ -119,6 +122,9 @@ def usage_by_day(queryset: QuerySet, by: str = DEFAULT_GROUPING) -> list[dict]:
                 ),
             }
         )
+    for rows in days.values():
+        if by == "class":  # school order (2班 < 10班), which SQL's ORDER BY class_name is not
+            rows.sort(key=lambda r: (r["school"], class_sort_key(r["class_name"])))
     return [{"day": day, "rows": rows, "total": usage_total(rows)} for day, rows in days.items()]
 
 

@@ -293,6 +293,15 @@ def test_staff_without_the_usage_permission_do_not_see_the_report(client, two_sc
     assert client.get(USAGE_URL).status_code == 403
 
 
+def test_usage_by_class_lists_classes_in_school_order(superuser_client, usage_data):
+    device, yesterday = usage_data["device"], usage_data["day"]
+    for class_name in ["二年级10班", "一年级2班", "二年级2班", "六年级1班"]:
+        student = StudentFactory(school=usage_data["school"], class_name=class_name)
+        make_call(student=student, device=device, keep=30, billed=30, started_at=local(yesterday, 12))
+    labels = [row[1] for row in usage_rows(superuser_client.get(USAGE_URL, {"by": "class"}))]
+    assert labels == ["一年级2班", "二年级2班", "二年级10班", "三年级2班", "六年级1班"]
+
+
 # ---------------------------------------------------------------- initByCaller failures
 
 
