@@ -18,9 +18,11 @@ from contacts.admin.staff_actions import StaffActionsMixin, deactivate_students,
 from contacts.admin.wechat import ReconcileActionMixin, reconcile_now
 from contacts.models import Contact
 from contacts.resources import StudentResource
+from contacts.selectors.contacts import contact_names
 from schools.admin.roster import RosterImportExportMixin
 from schools.admin.scoping import SchoolScopedInline
 from schools.admin.students import StudentAdmin as SchoolsStudentAdmin
+from schools.admin.students import StudentAuditInline as SchoolsStudentAuditInline
 from schools.models import Student
 
 
@@ -51,12 +53,22 @@ class StudentContactInline(SchoolScopedInline):
         return format_html_join(" · ", "{}", ((link,) for link in links))
 
 
+class StudentAuditInline(SchoolsStudentAuditInline):
+    """The student's audit trail, its contacts named as the school names them (王子涵的妈妈)."""
+
+    def audit_people(self, row) -> dict:
+        names = self.__dict__.setdefault("_names", {})  # an inline lives for one request
+        if row.student_id not in names:
+            names[row.student_id] = contact_names(student=row.student)
+        return names[row.student_id]
+
+
 class StudentAdmin(ReconcileActionMixin, RosterImportExportMixin, StaffActionsMixin, SchoolsStudentAdmin):
     """A student's page: roster fields, its contacts and its audit trail."""
 
     resource_classes = [StudentResource]  # roster import/export, CSV and XLSX
     list_filter = [*SchoolsStudentAdmin.list_filter, HasContactFilter, HasAdminFilter]
-    inlines = [StudentContactInline, *SchoolsStudentAdmin.inlines]
+    inlines = [StudentContactInline, StudentAuditInline]
     actions = [
         deactivate_students,
         revoke_share_links,

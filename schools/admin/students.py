@@ -7,16 +7,17 @@ claim codes and the roster import and export (their rules are the contacts app's
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from schools.admin.records import AuditHistoryMixin
 from schools.admin.scoping import SchoolScopedAdmin, SchoolScopedInline, class_ranks
 from schools.models import AuditLog, Student
 
 
-class StudentAuditInline(SchoolScopedInline):
-    """The student's audit trail: who changed what, when and why."""
+class StudentAuditInline(AuditHistoryMixin, SchoolScopedInline):
+    """The student's audit trail: who changed what, when and why, as sentences (``schools.history``)."""
 
     model = AuditLog
     fk_name = "student"
-    fields = ["created_at", "action", "actor_user", "actor_openid", "reason", "data"]
+    fields = ["created_at", "sentence", "details"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -30,7 +31,7 @@ class StudentAuditInline(SchoolScopedInline):
         return False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("actor_user")
+        return super().get_queryset(request).select_related("actor_user", "student", "school")
 
 
 @admin.register(Student)
