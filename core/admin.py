@@ -4,9 +4,13 @@ that estimates the size of a large unfiltered list.
 Tenant scoping (which school's rows a staff user sees) is ``schools.tenancy``'s.
 """
 
+import json
+
 from django.core.paginator import Paginator
 from django.db import connections
 from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 
 def estimated_rows(queryset) -> int | None:
@@ -79,3 +83,12 @@ class SuperuserOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return self.has_module_permission(request) and super().has_delete_permission(request, obj)
+
+
+def details_toggle(fields: dict, summary=None) -> str:
+    """The raw record behind a ``<details>`` toggle (closed): ``fields`` as indented JSON, for staff who
+    need the exact values (openids, ids) a history sentence leaves out."""
+    text = json.dumps(fields, ensure_ascii=False, indent=2, sort_keys=True, default=str)
+    return format_html(
+        '<details class="history-details"><summary>{}</summary><pre>{}</pre></details>', summary or _("details"), text
+    )

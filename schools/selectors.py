@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from core.tokens import token_hash
 from core.validators import is_wechat_id
-from schools.grades import class_sort_key
+from schools.grades import class_sort_key, school_ordered
 from schools.models import ApiAccessToken, ApiClient, OutboxEvent, Student
 
 EVENTS_PAGE_MAX = 500
@@ -168,12 +168,12 @@ class ClassVocabulary:
     @property
     def grades(self) -> list[str]:
         """Each grade once, in school order."""
-        return sorted({grade for grade, _class_name in self.pairs}, key=class_sort_key)
+        return school_ordered(grade for grade, _class_name in self.pairs)
 
     @property
     def class_names(self) -> list[str]:
         """Each class name once, in school order (a name shared by two grades, ``1班``, once)."""
-        return sorted({class_name for _grade, class_name in self.pairs}, key=class_sort_key)
+        return school_ordered(class_name for _grade, class_name in self.pairs)
 
 
 # A loose index scan: one index probe per (grade, class_name) in use, each the smallest pair above

@@ -7,4 +7,4 @@ admin is a ``SchoolScopedAdmin``: staff see their own school only. What devices 
 reported is read-only.
 """
 
-from calls.admin import authorizations, calls, failures, invariants, policy, usage  # noqa: F401  (registers)
+from calls.admin import authorizations, calls, devices, failures, invariants, policy, usage  # noqa: F401  (registers)

@@ -3,8 +3,9 @@
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from calls.history import authorization_sentence
 from calls.models import DeviceAuthorization, DeviceAuthorizationHistory
-from core.admin import ReadOnlyAdminMixin
+from core.admin import ReadOnlyAdminMixin, details_toggle
 from schools.admin.scoping import SchoolScopedAdmin
 
 
@@ -29,5 +30,17 @@ class DeviceAuthorizationAdmin(AuthorizationRecordAdmin):
 
 @admin.register(DeviceAuthorizationHistory)
 class DeviceAuthorizationHistoryAdmin(AuthorizationRecordAdmin):
-    list_display = ["created_at", "openid", "parent", "device", "group", "status", "stale", "source"]
+    """Each change of a parent's authorization, as a sentence (``calls.history``), the raw row behind a toggle."""
+
+    list_display = ["created_at", "sentence", "device", "group", "status", "details"]
+
+    @admin.display(description=_("what happened"))
+    def sentence(self, row):
+        return authorization_sentence(row)
+
+    @admin.display(description=_("details"))
+    def details(self, row):
+        fields = {"openid": row.parent.openid, "device": row.device_id, "group": row.group_id}
+        return details_toggle({**fields, "status": row.status, "stale": row.stale, "source": row.source})
+
     date_hierarchy = "created_at"

@@ -13,6 +13,7 @@ from calls.selectors.reports import (
     VIDEO_MB_PER_MINUTE,
     VOICE_MB_PER_MINUTE,
     usage_by_day,
+    usage_series,
     usage_total,
 )
 from core.admin import ReadOnlyAdminMixin
@@ -56,6 +57,7 @@ class CallUsageAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
             usage_groupings=[(key, titles[key], cl.get_query_string({"by": key})) for key in GROUPINGS],
             usage_days=days,
             usage_total=usage_total([day["total"] for day in days]),
+            usage_series=usage_series(days),
             voice_mb_per_minute=VOICE_MB_PER_MINUTE,
             video_mb_per_minute=VIDEO_MB_PER_MINUTE,
         )

@@ -10,6 +10,7 @@ video ≈ 10–30 MB per minute, of which the report takes the middle, 20 MB per
 """
 
 from collections import defaultdict
+from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, Q, QuerySet, Sum
@@ -18,6 +19,7 @@ from django.db.models.functions import TruncDate
 from calls.models import CallRecord, RoomType
 from core.local_time import local_tz
 from core.wechat.errcodes import ErrCode
+from schools.grades import class_sort_key
 
 VOICE_MB_PER_MINUTE = 2  # FAQ 1.8
 VIDEO_MB_PER_MINUTE = 20  # FAQ 1.8 says 10–30; the middle of the range
@@ -84,7 +86,8 @@ def usage_by_day(queryset: QuerySet, by: str = DEFAULT_GROUPING) -> list[dict]:
 
     ``by`` is ``school``, ``device`` or ``class`` (the student's class within its school); anything
     else means ``school``. Returns ``[{"day": date, "rows": [row, ...], "total": figures}]`` where a
-    row is ``{"label", "school", figures}`` and figures are ``calls``, ``answered`` (counts),
+    row is ``{"label", "school", figures}`` (and ``class_name`` by class; classes in school order,
+    ``schools.grades``) and figures are ``calls``, ``answered`` (counts),
     ``connected_seconds``, ``billed_seconds``, ``video_seconds`` (seconds), ``connected_minutes``,
     ``billed_minutes`` (minutes, one decimal) and ``traffic_mb`` (MB, one decimal; voice 2 MB/min,
     video 20 MB/min, FAQ 1.8). One SQL query, whatever the number of calls, days or groups.
@@ -110,6 +113,7 @@ def usage_by_day(queryset: QuerySet, by: str = DEFAULT_GROUPING) -> list[dict]:
             {
                 "label": _label(by, row),
                 "school": row["school__name"],
+                **({"class_name": row["student__class_name"] or ""} if by == "class" else {}),
                 **_figures(
                     calls=row["n_calls"],
                     answered=row["n_answered"],
@@ -119,6 +123,9 @@ def usage_by_day(queryset: QuerySet, by: str = DEFAULT_GROUPING) -> list[dict]:
                 ),
             }
         )
+    for rows in days.values():
+        if by == "class":  # school order (2班 < 10班), which SQL's ORDER BY class_name is not
+            rows.sort(key=lambda r: (r["school"], class_sort_key(r["class_name"])))
     return [{"day": day, "rows": rows, "total": usage_total(rows)} for day, rows in days.items()]
 
 
@@ -175,3 +182,51 @@ def init_failures_by_day(queryset: QuerySet) -> list[dict]:
             }
         )
     return report
+
+
+def usage_series(days: list[dict]) -> list[dict]:
+    """The day totals of ``usage_by_day(...)`` as a chart's series, oldest day first, every day from the
+    first to the last one present (a day without calls is 0, not left out): ``[{"day": "YYYY-MM-DD",
+    "calls": int, "connected_minutes": float (minutes), "traffic_mb": float (MB)}]``. JSON-ready."""
+    totals = {day["day"]: day["total"] for day in days}
+    if not totals:
+        return []
+    first, last = min(totals), max(totals)
+    zero = usage_total([])
+    series = []
+    for n in range((last - first).days + 1):
+        day = first + timedelta(days=n)
+        total = totals.get(day, zero)
+        series.append(
+            {
+                "day": day.isoformat(),
+                "calls": total["calls"],
+                "connected_minutes": float(total["connected_minutes"]),
+                "traffic_mb": float(total["traffic_mb"]),
+            }
+        )
+    return series
+
+
+def device_recent_calls(*, device_id: int, limit: int = 10) -> list:
+    """The device's last ``limit`` calls, newest first, with student and parent (one query)."""
+    return list(
+        CallRecord.objects.filter(device_id=device_id)
+        .select_related("student", "parent")
+        .order_by("-started_at", "-id")[:limit]
+    )
+
+
+def device_init_failures(*, device_id: int, since) -> list[dict]:
+    """The device's initByCaller refusals since ``since`` (an aware datetime) by errCode, most frequent
+    first: ``[{"err_code": int, "meaning": str, "calls": int}]`` (one query)."""
+    counts = (
+        CallRecord.objects.filter(device_id=device_id, err_code__isnull=False, started_at__gte=since)
+        .order_by()
+        .values("err_code")
+        .annotate(n=Count("id"))
+        .order_by("-n", "err_code")
+    )
+    return [
+        {"err_code": row["err_code"], "meaning": err_code_meaning(row["err_code"]), "calls": row["n"]} for row in counts
+    ]

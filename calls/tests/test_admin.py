@@ -293,6 +293,15 @@ def test_staff_without_the_usage_permission_do_not_see_the_report(client, two_sc
     assert client.get(USAGE_URL).status_code == 403
 
 
+def test_usage_by_class_lists_classes_in_school_order(superuser_client, usage_data):
+    device, yesterday = usage_data["device"], usage_data["day"]
+    for class_name in ["二年级10班", "一年级2班", "二年级2班", "六年级1班"]:
+        student = StudentFactory(school=usage_data["school"], class_name=class_name)
+        make_call(student=student, device=device, keep=30, billed=30, started_at=local(yesterday, 12))
+    labels = [row[1] for row in usage_rows(superuser_client.get(USAGE_URL, {"by": "class"}))]
+    assert labels == ["一年级2班", "二年级2班", "二年级10班", "三年级2班", "六年级1班"]
+
+
 # ---------------------------------------------------------------- initByCaller failures
 
 
@@ -334,3 +343,37 @@ def test_init_failures_are_counted_per_device_day_and_errcode_for_the_staffs_sch
     assert "外校" not in page and "errCode 9300004" in page
     report_queries = [q for q in queries.captured_queries if "err_code" in q["sql"] and "GROUP BY" in q["sql"]]
     assert len(report_queries) == 1
+
+
+def test_usage_page_draws_the_days_totals_as_a_chart_series(superuser_client, usage_data):
+    yesterday = usage_data["day"]
+    earlier = yesterday - timedelta(days=2)
+    make_call(
+        student=usage_data["student"], device=usage_data["device"], keep=60, billed=60, started_at=local(earlier, 9)
+    )
+    response = superuser_client.get(USAGE_URL)
+    series = response.context["usage_series"]
+    assert [day["day"] for day in series] == [(earlier + timedelta(days=n)).isoformat() for n in range(3)]
+    assert [(d["calls"], d["connected_minutes"], d["traffic_mb"]) for d in series] == [
+        (1, 1.0, 2.0),
+        (0, 0.0, 0.0),  # a day without calls is drawn as 0, not skipped
+        (3, 3.0, 24.0),
+    ]
+    page = response.content.decode()
+    assert '<script id="usage-series" type="application/json">' in page and 'id="usage-chart"' in page
+    assert "portal/usage.js" in page and "portal/vendor/chart.umd.min.js" in page
+
+
+def test_the_device_page_shows_its_last_calls_and_its_init_failures(superuser_client):
+    device = DeviceFactory(device_name="一楼东侧")
+    student = StudentFactory(school=device.school, name="王子涵")
+    now = timezone.now()
+    make_call(student=student, device=device, keep=90, billed=90, started_at=now - timedelta(hours=1))
+    for err_code, n in [(9, 3), (8, 1)]:
+        for _ in range(n):
+            failed(student=student, device=device, err_code=err_code, started_at=now - timedelta(hours=2))
+    page = superuser_client.get(reverse("admin:schools_device_change", args=[device.pk])).content.decode()
+    assert page.count("王子涵") >= 5  # the five calls, newest first
+    assert '<meter min="0" max="3" value="3"></meter>' in page and '<meter min="0" max="3" value="1"></meter>' in page
+    assert page.index("errCode 9</th>") < page.index("errCode 8</th>")  # most frequent first
+    assert f"?device__id__exact={device.pk}&amp;days=30" in page

@@ -1,10 +1,13 @@
 """What parents did, read-only: contacts, share links and bindContact events."""
 
 from django.contrib import admin
+from django.db.models import OuterRef, Subquery
+from django.utils.translation import gettext_lazy as _
 
 from contacts.admin.filters import ShareLinkValidityFilter
+from contacts.history import bind_event_sentence
 from contacts.models import BindEvent, Contact, ShareLink
-from core.admin import ReadOnlyAdminMixin
+from core.admin import ReadOnlyAdminMixin, details_toggle
 from schools.admin.scoping import SchoolScopedAdmin
 
 
@@ -28,9 +31,25 @@ class ShareLinkAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
 
 @admin.register(BindEvent)
 class BindEventAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
-    list_display = ["created_at", "type", "source", "user_id", "openid", "err_msg"]
+    """bindContact outcomes as sentences (``contacts.history``), the raw report behind a toggle."""
+
+    list_display = ["created_at", "sentence", "type", "source", "details"]
     list_filter = ["type", "source", "created_at"]
     search_fields = ["user_id", "openid", "student__name"]
     list_select_related = ["student"]
     date_hierarchy = "created_at"
     show_full_result_count = False
+
+    def get_queryset(self, request):
+        # The parent's relation to the student, when it is (or was) its contact: one subquery, not one per row.
+        relation = Contact.objects.filter(student_id=OuterRef("student_id"), parent__openid=OuterRef("openid"))
+        return super().get_queryset(request).annotate(relation=Subquery(relation.values("relation")[:1]))
+
+    @admin.display(description=_("what happened"))
+    def sentence(self, event):
+        return bind_event_sentence(event, relation=getattr(event, "relation", None) or "")
+
+    @admin.display(description=_("details"))
+    def details(self, event):
+        fields = ["type", "source", "err_msg", "user_id", "openid", "share_link_id"]
+        return details_toggle({name: getattr(event, name) for name in fields})

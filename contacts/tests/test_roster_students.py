@@ -235,3 +235,19 @@ def test_staff_cannot_import_into_another_school_by_posting_one(world):
     data["school"] = str(world["b"].pk)
     world["client"].post(reverse("admin:schools_student_process_import"), data)
     assert Student.objects.get().school == world["a"]
+
+
+def test_export_lists_grades_and_classes_in_school_order(world):
+    classes = ["六年级1班", "二年级10班", "一年级2班", "二年级2班", "三年级1班", "五年级1班", "四年级1班"]
+    for n, class_name in enumerate(classes):
+        StudentFactory(school=world["a"], grade=class_name[:3], class_name=class_name, student_number=f"S{n}")
+    rows = list(csv.DictReader(io.StringIO(export(world["client"], STUDENTS).content.decode("utf-8-sig"))))
+    assert [row["class_name"] for row in rows] == [
+        "一年级2班",
+        "二年级2班",
+        "二年级10班",
+        "三年级1班",
+        "四年级1班",
+        "五年级1班",
+        "六年级1班",
+    ]

@@ -4,15 +4,42 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from core.admin import ReadOnlyAdminMixin
+from core.admin import ReadOnlyAdminMixin, details_toggle
 from schools.admin.scoping import SchoolScopedAdmin
+from schools.history import audit_sentence
 from schools.models import AuditLog, ImportJob
 from schools.roster.errors import import_error_text
 
 
+class AuditHistoryMixin:
+    """An audit row as a sentence (``schools.history``) with its raw fields behind a details toggle."""
+
+    def audit_people(self, row) -> dict:
+        """openid → how to name that parent in the row's sentence; none here (the row's data names it)."""
+        return {}
+
+    @admin.display(description=_("what happened"))
+    def sentence(self, row):
+        return audit_sentence(row, people=self.audit_people(row))
+
+    @admin.display(description=_("details"))
+    def details(self, row):
+        return details_toggle(
+            {
+                "action": row.action,
+                "actor_user": row.actor_user.get_username() if row.actor_user_id else None,
+                "actor_openid": row.actor_openid,
+                "reason": row.reason,
+                "data": row.data,
+            }
+        )
+
+
 @admin.register(AuditLog)
-class AuditLogAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
-    list_display = ["created_at", "action", "school", "student", "actor_user", "actor_openid", "reason"]
+class AuditLogAdmin(AuditHistoryMixin, ReadOnlyAdminMixin, SchoolScopedAdmin):
+    list_display = ["created_at", "sentence", "school", "student", "details"]
+    fields = ["created_at", "sentence", "school", "student", "action", "actor_user", "actor_openid", "reason", "data"]
+    readonly_fields = fields
     list_filter = ["action", "school", "created_at"]
     search_fields = ["student__user_id", "student__name", "actor_openid", "actor_user__username"]
     list_select_related = ["school", "student", "actor_user"]

@@ -9,13 +9,14 @@ fails on anything that shows another school's rows.
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
 from django.contrib.admin.utils import get_fields_from_path
-from django.db.models import Q
+from django.db.models import F, Q
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 
 from core.admin import EstimatedCountPaginator
+from schools.grades import school_order_rank
 from schools.models import School, Student
-from schools.selectors import class_vocabulary
+from schools.selectors import ClassVocabulary, class_vocabulary
 from schools.tenancy import ALL_SCHOOLS, NO_SCHOOL, staff_is_viewer, staff_school_id, staff_scoped
 
 
@@ -103,26 +104,48 @@ class ClassVocabularyFilter(admin.AllValuesFieldListFilter):
 
     def __init__(self, field, request, params, model, model_admin, field_path):
         super().__init__(field, request, params, model, model_admin, field_path)  # a lazy DISTINCT, replaced
-        school_id = staff_school_id(request.user)
-        if school_id is ALL_SCHOOLS:
-            school_id = self._chosen_school(request, field_path)
-        vocabularies = request.__dict__.setdefault("_class_vocabularies", {})  # one query for both filters
-        if school_id not in vocabularies:
-            vocabularies[school_id] = class_vocabulary(school_id=school_id)
-        vocabulary = vocabularies[school_id]
+        vocabulary = list_class_vocabulary(request, field_path.rpartition("__")[0])
         self.lookup_choices = vocabulary.grades if field.name == "grade" else vocabulary.class_names
 
-    @staticmethod
-    def _chosen_school(request, field_path) -> int | None:
-        """The school chosen in the school filter of the same list (``school__id__exact`` or
-        ``school_code``: ``SchoolScopedRelatedFilter``), if any. From the query string: the school
-        filter has taken its parameters out of ``params``."""
-        prefix = field_path.rpartition("__")[0]
-        school = f"{prefix}__school" if prefix else "school"
-        chosen, code = request.GET.get(f"{school}__id__exact", ""), request.GET.get(f"{school}_code")
-        if code:
-            return School.objects.filter(code=code).values_list("pk", flat=True).first() or NO_SCHOOL
-        return int(chosen) if chosen.isdigit() else ALL_SCHOOLS
+
+def list_school_id(request, prefix: str = "") -> int | None:
+    """The school a changelist shows: the staff user's, else the one chosen in the list's school filter
+    (``<prefix>__school__id__exact`` or ``…_code``: ``SchoolScopedRelatedFilter``), else ``ALL_SCHOOLS``
+    (a superuser's unfiltered list) or ``NO_SCHOOL`` (a code no school has). From the query string:
+    the school filter has taken its parameters out of the changelist's."""
+    school_id = staff_school_id(request.user)
+    if school_id is not ALL_SCHOOLS:
+        return school_id
+    school = f"{prefix}__school" if prefix else "school"
+    chosen, code = request.GET.get(f"{school}__id__exact", ""), request.GET.get(f"{school}_code")
+    if code:
+        return School.objects.filter(code=code).values_list("pk", flat=True).first() or NO_SCHOOL
+    return int(chosen) if chosen.isdigit() else ALL_SCHOOLS
+
+
+def list_class_vocabulary(request, prefix: str = "") -> ClassVocabulary:
+    """The grades and classes of the school a changelist shows (``list_school_id``), read once per
+    request (the grade filter, the class filter and the list's order share it)."""
+    school_id = list_school_id(request, prefix)
+    vocabularies = request.__dict__.setdefault("_class_vocabularies", {})
+    if school_id not in vocabularies:
+        vocabularies[school_id] = class_vocabulary(school_id=school_id)
+    return vocabularies[school_id]
+
+
+def class_ranks(request, prefix: str = "") -> dict:
+    """Annotations ``grade_rank`` and ``class_rank`` of a changelist of students (``prefix`` ""), or of
+    rows of a student (``prefix`` "student"), that order its grades and classes in school order
+    (``schools.grades``: 一年级 < 二年级, 2班 < 10班) when it shows one school. A superuser's list of
+    every school keeps the index's (character) order: ranking a million rows would sort them all."""
+    path = f"{prefix}__" if prefix else ""
+    if list_school_id(request, prefix) is ALL_SCHOOLS:
+        return {"grade_rank": F(f"{path}grade"), "class_rank": F(f"{path}class_name")}
+    vocabulary = list_class_vocabulary(request, prefix)
+    return {
+        "grade_rank": school_order_rank(f"{path}grade", vocabulary.grades),
+        "class_rank": school_order_rank(f"{path}class_name", vocabulary.class_names),
+    }
 
 
 _CLASS_FIELDS = {Student._meta.get_field("grade"), Student._meta.get_field("class_name")}

@@ -7,16 +7,17 @@ claim codes and the roster import and export (their rules are the contacts app's
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from schools.admin.scoping import SchoolScopedAdmin, SchoolScopedInline
+from schools.admin.records import AuditHistoryMixin
+from schools.admin.scoping import SchoolScopedAdmin, SchoolScopedInline, class_ranks
 from schools.models import AuditLog, Student
 
 
-class StudentAuditInline(SchoolScopedInline):
-    """The student's audit trail: who changed what, when and why."""
+class StudentAuditInline(AuditHistoryMixin, SchoolScopedInline):
+    """The student's audit trail: who changed what, when and why, as sentences (``schools.history``)."""
 
     model = AuditLog
     fk_name = "student"
-    fields = ["created_at", "action", "actor_user", "actor_openid", "reason", "data"]
+    fields = ["created_at", "sentence", "details"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -30,14 +31,14 @@ class StudentAuditInline(SchoolScopedInline):
         return False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("actor_user")
+        return super().get_queryset(request).select_related("actor_user", "student", "school")
 
 
 @admin.register(Student)
 class StudentAdmin(SchoolScopedAdmin):
     """A student's roster fields and its audit trail."""
 
-    list_display = ["name", "user_id", "school", "grade", "class_name", "student_number", "is_active"]
+    list_display = ["name", "user_id", "school", "grade_column", "class_column", "student_number", "is_active"]
     list_filter = ["school", "is_active", "grade", "class_name"]
     # user_id by equality (WeChat's ids are case-sensitive; its unique index serves it), name and
     # student number by a case-insensitive substring (``trigram_contains``: on PostgreSQL the trigram
@@ -52,4 +53,18 @@ class StudentAdmin(SchoolScopedAdmin):
     inlines = [StudentAuditInline]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("school")
+        return super().get_queryset(request).prefetch_related("school").annotate(**class_ranks(request))
+
+    def get_ordering(self, request):
+        # The model's order (its index), its grades and classes in school order (``class_ranks``);
+        # expressions, not the annotations' names: Django orders the queryset before it is annotated.
+        ranks = class_ranks(request)
+        return ["school_id", ranks["grade_rank"], ranks["class_rank"], "student_number", "id"]
+
+    @admin.display(description=Student._meta.get_field("grade").verbose_name, ordering="grade_rank")
+    def grade_column(self, student):
+        return student.grade
+
+    @admin.display(description=Student._meta.get_field("class_name").verbose_name, ordering="class_rank")
+    def class_column(self, student):
+        return student.class_name
