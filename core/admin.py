@@ -4,9 +4,15 @@ that estimates the size of a large unfiltered list.
 Tenant scoping (which school's rows a staff user sees) is ``schools.tenancy``'s.
 """
 
+from functools import cache
+
+from django.contrib import admin
+from django.contrib.admin.utils import get_fields_from_path
 from django.core.paginator import Paginator
 from django.db import connections
 from django.utils.functional import cached_property
+
+from core.masking import mask_openid
 
 
 def estimated_rows(queryset) -> int | None:
@@ -79,3 +85,47 @@ class SuperuserOnlyAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return self.has_module_permission(request) and super().has_delete_permission(request, obj)
+
+
+@cache
+def masked_openid_display(model, path: str):
+    """A list column and read-only field showing the openid at ``path`` (``openid``,
+    ``parent__openid``) of ``model`` masked (``core.masking.mask_openid``), labelled like its field.
+    One function per (model, path): the admin matches read-only fields by identity."""
+    field = get_fields_from_path(model, path)[-1]
+
+    @admin.display(description=field.verbose_name, ordering=path)
+    def display(obj):
+        value = obj
+        for part in path.split("__"):
+            value = getattr(value, part, None)
+        return mask_openid(value) or "—"
+
+    display.__name__ = f"masked_{path}"
+    return display
+
+
+class MaskedOpenidsMixin:
+    """A ModelAdmin or inline that shows the openids named in ``masked_openids`` (field paths of
+    ``list_display``, ``fields`` or ``fieldsets``) masked: they are another row's, not this page's own.
+    Search still takes the whole openid (``search_fields``)."""
+
+    masked_openids: tuple[str, ...] = ()
+
+    def _masked(self, names):
+        return [masked_openid_display(self.model, name) if name in self.masked_openids else name for name in names]
+
+    def get_list_display(self, request):
+        return self._masked(super().get_list_display(request))
+
+    def get_fieldsets(self, request, obj=None):
+        # dict.fromkeys: without declared fields Django lists the model field and the read-only
+        # display both; once masked they are one.
+        return [
+            (title, {**options, "fields": list(dict.fromkeys(self._masked(options["fields"])))})
+            for title, options in super().get_fieldsets(request, obj)
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = [name for name in super().get_readonly_fields(request, obj) if name not in self.masked_openids]
+        return [*readonly, *(masked_openid_display(self.model, name) for name in self.masked_openids)]

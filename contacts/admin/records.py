@@ -3,18 +3,31 @@
 from django.contrib import admin
 
 from contacts.admin.filters import ShareLinkValidityFilter
-from contacts.models import BindEvent, Contact, ShareLink
-from core.admin import ReadOnlyAdminMixin
+from contacts.models import BindEvent, Contact, Parent, ShareLink
+from core.admin import MaskedOpenidsMixin, ReadOnlyAdminMixin, masked_openid_display
 from schools.admin.scoping import SchoolScopedAdmin
 
 
 @admin.register(Contact)
 class ContactAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
-    list_display = ["student", "parent", "role", "state", "relation", "bound_via", "bound_at"]
+    """Contacts named by student and relation (王子涵的妈妈); the openid whole only on the contact's page."""
+
+    list_display = [
+        "__str__", "student", masked_openid_display(Contact, "parent__openid"), "role", "state", "relation",
+        "bound_via", "bound_at",
+    ]  # fmt: skip
     list_filter = ["state", "role", "bound_via", "student__school"]
     search_fields = ["student__user_id", "student__name", "parent__openid", "parent__nickname"]
     list_select_related = ["student", "parent"]
     show_full_result_count = False
+    fields = [
+        "student", "parent", "openid", "role", "state", "state_changed_at", "relation", "bound_via", "share_link",
+        "bound_at", "admin_requested_at", "call_order",
+    ]  # fmt: skip
+
+    @admin.display(description=Parent._meta.get_field("openid").verbose_name)
+    def openid(self, contact):
+        return contact.parent.openid
 
 
 @admin.register(ShareLink)
@@ -27,7 +40,8 @@ class ShareLinkAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
 
 
 @admin.register(BindEvent)
-class BindEventAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
+class BindEventAdmin(MaskedOpenidsMixin, ReadOnlyAdminMixin, SchoolScopedAdmin):
+    masked_openids = ("openid",)
     list_display = ["created_at", "type", "source", "user_id", "openid", "err_msg"]
     list_filter = ["type", "source", "created_at"]
     search_fields = ["user_id", "openid", "student__name"]

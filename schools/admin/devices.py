@@ -63,7 +63,7 @@ class DeviceGroupAddForm(WeChatBackedForm):
     ``group_id``, imports a group WeChat already has (``getinfo``: its name and ``model_id``)."""
 
     group_id = forms.CharField(
-        label=_("import by group_id"),
+        label=_("import by device group ID"),
         max_length=64,
         required=False,
         help_text=_(

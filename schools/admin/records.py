@@ -4,14 +4,15 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from core.admin import ReadOnlyAdminMixin
+from core.admin import MaskedOpenidsMixin, ReadOnlyAdminMixin
 from schools.admin.scoping import SchoolScopedAdmin
 from schools.models import AuditLog, ImportJob
 from schools.roster.errors import import_error_text
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
+class AuditLogAdmin(MaskedOpenidsMixin, ReadOnlyAdminMixin, SchoolScopedAdmin):
+    masked_openids = ("actor_openid",)
     list_display = ["created_at", "action", "school", "student", "actor_user", "actor_openid", "reason"]
     list_filter = ["action", "school", "created_at"]
     search_fields = ["student__user_id", "student__name", "actor_openid", "actor_user__username"]

@@ -7,13 +7,15 @@ claim codes and the roster import and export (their rules are the contacts app's
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
+from core.admin import MaskedOpenidsMixin
 from schools.admin.scoping import SchoolScopedAdmin, SchoolScopedInline
 from schools.models import AuditLog, Student
 
 
-class StudentAuditInline(SchoolScopedInline):
+class StudentAuditInline(MaskedOpenidsMixin, SchoolScopedInline):
     """The student's audit trail: who changed what, when and why."""
 
+    masked_openids = ("actor_openid",)
     model = AuditLog
     fk_name = "student"
     fields = ["created_at", "action", "actor_user", "actor_openid", "reason", "data"]
