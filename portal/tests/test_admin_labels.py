@@ -3,9 +3,9 @@
 Walks every registered ModelAdmin as a superuser in zh-hans, renders its changelist, its add form
 and the change form of a row (``make_world``: a row of every model), and reads what the admin
 labels: list column headers, filter titles, action descriptions, form labels, fieldset and inline
-headings, inline column headers. A label may hold no ASCII word but the acronyms in ``ALLOWED``:
-``User_id``, ``openid``, ``Model_id``, ``roomType``, ``errMsg`` all fail (WeChat's names belong in
-help texts and in the API only).
+headings, inline column headers, and the apps' and models' names in the sidebar. A label may hold
+no ASCII word but the acronyms in ``ALLOWED``: ``User_id``, ``openid``, ``Model_id``, ``roomType``,
+``errMsg`` all fail (WeChat's names belong in help texts and in the API only).
 """
 
 import re
@@ -36,7 +36,7 @@ class _Labels(HTMLParser):
         super().__init__()
         self.labels: list[tuple[str, str]] = []
         self._open: list[tuple[str, str, list[str]]] = []  # (tag, kind, text parts) being read
-        self._in_thead = self._in_action_select = self._in_filter = 0
+        self._in_thead = self._in_action_select = self._in_filter = self._in_sidebar = 0
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -44,6 +44,8 @@ class _Labels(HTMLParser):
         kind = None
         if tag == "thead":
             self._in_thead += 1
+        elif tag == "nav" and attrs.get("id") == "nav-sidebar":
+            self._in_sidebar = 1
         elif tag == "select" and attrs.get("name") == "action":
             self._in_action_select = 1
         elif tag == "details" and "data-filter-title" in attrs:
@@ -55,6 +57,8 @@ class _Labels(HTMLParser):
             kind = "action"
         elif tag == "th" and self._in_thead:
             kind = "column header"
+        elif tag in ("th", "caption") and self._in_sidebar:
+            kind = "model name"
         elif tag == "label" and "vCheckboxLabel" not in classes and "inline" not in classes:
             kind = "form label"
         elif tag in ("h2", "h3", "h4") and {"fieldset-heading", "inline-heading"} & set(classes):
@@ -69,6 +73,8 @@ class _Labels(HTMLParser):
             self._in_action_select = 0
         elif tag == "details":
             self._in_filter = 0
+        elif tag == "nav":
+            self._in_sidebar = 0
         if self._open and self._open[-1][0] == tag:
             _, kind, parts = self._open.pop()
             text = " ".join("".join(parts).split())
@@ -151,6 +157,8 @@ def test_the_parser_reads_every_kind_of_label():
     <h2>a row's name_1</h2>
     <fieldset class="module"><h2 class="fieldset-heading">Fieldset_name</h2></fieldset>
     <div class="inline-group"><h2 class="inline-heading">Devices</h2></div>
+    <nav id="nav-sidebar"><table><caption>Calls</caption><tr><th scope="row">CallRecords</th></tr></table></nav>
+    <table><tr><th scope="row">a row's name_1</th></tr></table>
     """
     assert labels_of(html) == [
         ("filter title", "roomType"),
@@ -160,4 +168,6 @@ def test_the_parser_reads_every_kind_of_label():
         ("form label", "User_id:"),
         ("heading", "Fieldset_name"),
         ("heading", "Devices"),
+        ("model name", "Calls"),
+        ("model name", "CallRecords"),
     ]
