@@ -158,6 +158,7 @@ class NewDeviceForm(WeChatBackedForm):
     class Meta:
         model = Device
         fields = ["sn", "model_id", "device_name", "location"]
+        widgets = {name: forms.TextInput(attrs={"size": 18}) for name in fields}  # four to a row, in the page
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
