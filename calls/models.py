@@ -74,10 +74,10 @@ class CallPolicy(models.Model):
         help_text=_("Connected minutes a student may use per day; 0 = no limit."),
     )
     business_type = models.PositiveSmallIntegerField(
-        _("businessType"),
+        _("business type"),
         choices=FACE_PAY_BUSINESS_TYPES,
         default=BusinessType.DURATION,
-        help_text=_("Face-pay phones' billing; hardware-mode phones always call with businessType 1."),
+        help_text=_("Face-pay phones' billing (businessType); hardware-mode phones always call with businessType 1."),
     )
     camera_status = models.PositiveSmallIntegerField(
         _("default camera"), choices=CameraStatus.choices, default=CameraStatus.ON
@@ -124,7 +124,11 @@ class StudentCallPolicy(models.Model):
     )
     daily_minutes = models.PositiveIntegerField(_("daily minutes"), null=True, blank=True)
     business_type = models.PositiveSmallIntegerField(
-        _("businessType"), choices=FACE_PAY_BUSINESS_TYPES, null=True, blank=True
+        _("business type"),
+        choices=FACE_PAY_BUSINESS_TYPES,
+        null=True,
+        blank=True,
+        help_text=_("initByCaller businessType."),
     )
     camera_status = models.PositiveSmallIntegerField(
         _("default camera"), choices=CameraStatus.choices, null=True, blank=True
@@ -297,7 +301,7 @@ class CallRecord(models.Model):
         ABORTED = "aborted", _("aborted")
         FAILED = "failed", _("failed to start")
 
-    room_id = models.CharField(_("roomId"), max_length=128, unique=True)
+    room_id = models.CharField(_("call ID"), max_length=128, unique=True, help_text=_("WeChat's roomId."))
     school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="call_records", verbose_name=_("school"))
     device = models.ForeignKey(Device, on_delete=models.PROTECT, related_name="call_records", verbose_name=_("device"))
     student = models.ForeignKey(
@@ -306,21 +310,32 @@ class CallRecord(models.Model):
     parent = models.ForeignKey(
         Parent, on_delete=models.SET_NULL, null=True, blank=True, related_name="call_records", verbose_name=_("parent")
     )
-    openid = models.CharField(_("openid"), max_length=128)
-    room_type = models.CharField(_("roomType"), max_length=8, choices=RoomType.choices, default=RoomType.VOICE)
+    openid = models.CharField(_("WeChat user ID"), max_length=128, help_text=_("WeChat's openid."))
+    room_type = models.CharField(
+        _("call type"),
+        max_length=8,
+        choices=RoomType.choices,
+        default=RoomType.VOICE,
+        help_text=_("initByCaller roomType."),
+    )
     business_type = models.PositiveSmallIntegerField(
-        _("businessType"), choices=BusinessType.choices, default=BusinessType.DURATION
+        _("business type"),
+        choices=BusinessType.choices,
+        default=BusinessType.DURATION,
+        help_text=_("initByCaller businessType."),
     )
     outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices, default=Outcome.STARTED)
     started_at = models.DateTimeField(_("started at"), default=timezone.now, db_index=True)
     answered_at = models.DateTimeField(_("answered at"), null=True, blank=True)
     ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
-    keep_time = models.PositiveIntegerField(_("keepTime (seconds)"), default=0)
+    keep_time = models.PositiveIntegerField(
+        _("call length (seconds)"), default=0, help_text=_("keepTime, as the device reported it.")
+    )
     billed_seconds = models.PositiveIntegerField(
         _("billed seconds"), null=True, blank=True, help_text=_("finishVoip keepTime.")
     )
     end_reason = models.CharField(_("end reason"), max_length=64, blank=True)
-    err_code = models.IntegerField(_("errCode"), null=True, blank=True)
+    err_code = models.IntegerField(_("error code"), null=True, blank=True, help_text=_("initByCaller's errCode."))
     events = models.JSONField(_("events"), default=dict, blank=True, help_text=_("eventName → {data, received_at}."))
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from contacts.naming import contact_name
 from contacts.querysets import (
     CONTACT_LIST_ORDER,
     LIVE_CLAIM_CODE,
@@ -19,6 +20,7 @@ from contacts.querysets import (
     ShareLinkQuerySet,
 )
 from core.local_time import local_display
+from core.masking import mask_openid
 from core.models import HashedToken
 from core.validators import wechat_id_validator
 from schools.models import Student
@@ -28,16 +30,26 @@ from schools.querysets import SchoolScopedQuerySet
 class Parent(models.Model):
     """A WeChat user of the parents' mini-program, known by its ``openid`` (REFERENCE.md §1)."""
 
-    openid = models.CharField(_("openid"), max_length=128, unique=True, validators=[wechat_id_validator])
-    unionid = models.CharField(_("unionid"), max_length=128, blank=True)
+    openid = models.CharField(
+        _("WeChat user ID"),
+        max_length=128,
+        unique=True,
+        validators=[wechat_id_validator],
+        help_text=_("WeChat's openid."),
+    )
+    unionid = models.CharField(_("WeChat union ID"), max_length=128, blank=True, help_text=_("WeChat's unionid."))
     nickname = models.CharField(_("nickname"), max_length=64, blank=True)
-    voip_scope_granted = models.BooleanField(_("scope.voip granted"), default=False)
-    voip_scope_updated_at = models.DateTimeField(_("scope.voip updated at"), null=True, blank=True)
+    voip_scope_granted = models.BooleanField(
+        _("calls allowed"), default=False, help_text=_("The parent granted WeChat's scope.voip.")
+    )
+    voip_scope_updated_at = models.DateTimeField(_("calls allowed or not since"), null=True, blank=True)
     voip_scope_lost_at = models.DateTimeField(
-        _("scope.voip lost at"),
+        _("calls permission lost at"),
         null=True,
         blank=True,
-        help_text=_("When a device's call failed with errCode 8; the mini-program asks the parent again."),
+        help_text=_(
+            "When a device's call failed with errCode 8 (no scope.voip); the mini-program asks the parent again."
+        ),
     )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     last_login_at = models.DateTimeField(_("last login"), null=True, blank=True)
@@ -55,7 +67,9 @@ class Parent(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self):
-        return self.nickname or self.openid
+        # Outside the parent's own page: the nickname staff gave, else the openid masked. The
+        # relation to a student is the contact's (``Contact.__str__``: 王子涵的妈妈).
+        return self.nickname or mask_openid(self.openid)
 
 
 class ParentToken(HashedToken):
@@ -71,7 +85,7 @@ class ParentToken(HashedToken):
 
     def __str__(self):
         return _("%(openid)s until %(time)s") % {
-            "openid": self.parent.openid,
+            "openid": mask_openid(self.parent.openid),
             "time": local_display(self.expires_at),
         }
 
@@ -154,7 +168,7 @@ class Contact(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.parent} → {self.student}"
+        return contact_name(student_name=self.student.name, relation=self.relation)
 
     @property
     def is_admin(self) -> bool:
@@ -162,8 +176,9 @@ class Contact(models.Model):
 
     @property
     def label(self) -> str:
-        """How staff pages name the contact: its relation, else the parent's nickname, else the openid."""
-        return self.relation or self.parent.nickname or self.parent.openid
+        """The contact beside its student's name: its relation, else the parent's nickname, else the
+        openid masked."""
+        return self.relation or str(self.parent)
 
 
 class ShareLink(HashedToken):
@@ -236,9 +251,11 @@ class BindEvent(models.Model):
 
     type = models.CharField(_("type"), max_length=16, choices=Type.choices)
     source = models.CharField(_("source"), max_length=8, choices=Source.choices, default=Source.PORTAL)
-    err_msg = models.CharField(_("errMsg"), max_length=255)
-    user_id = models.CharField(_("user_id"), max_length=128, blank=True)
-    openid = models.CharField(_("openid"), max_length=128)
+    err_msg = models.CharField(_("WeChat's message"), max_length=255, help_text=_("bindContact's errMsg."))
+    user_id = models.CharField(
+        _("face-pay user ID"), max_length=128, blank=True, help_text=_("WeChat Pay face recognition's user_id.")
+    )
+    openid = models.CharField(_("WeChat user ID"), max_length=128, help_text=_("WeChat's openid."))
     student = models.ForeignKey(
         Student, on_delete=models.SET_NULL, null=True, blank=True, related_name="bind_events", verbose_name=_("student")
     )
@@ -261,7 +278,7 @@ class BindEvent(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self):
-        return f"{self.get_type_display()} {self.openid} → {self.user_id}"
+        return f"{self.get_type_display()} {mask_openid(self.openid)} → {self.user_id}"
 
 
 class ClaimCode(models.Model):
@@ -356,7 +373,7 @@ class BindingDifference(models.Model):
     student = models.ForeignKey(
         Student, on_delete=models.CASCADE, related_name="binding_differences", verbose_name=_("student")
     )
-    openid = models.CharField(_("openid"), max_length=128, blank=True)
+    openid = models.CharField(_("WeChat user ID"), max_length=128, blank=True, help_text=_("WeChat's openid."))
     kind = models.CharField(_("difference"), max_length=32, choices=Kind.choices)
     detail = models.JSONField(_("detail"), default=dict, blank=True)
     detected_at = models.DateTimeField(_("detected at"), default=timezone.now, db_index=True)
@@ -398,7 +415,13 @@ class MiniProgramScene(models.Model):
     student = models.OneToOneField(
         Student, on_delete=models.CASCADE, related_name="mini_program_scene", verbose_name=_("student")
     )
-    code = models.CharField(_("scene"), max_length=SCENE_MAX_LENGTH, unique=True, editable=False)
+    code = models.CharField(
+        _("code scene"),
+        max_length=SCENE_MAX_LENGTH,
+        unique=True,
+        editable=False,
+        help_text=_("The scene of getwxacodeunlimit."),
+    )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
 
     school_path = "student__school"
@@ -436,7 +459,7 @@ class MiniProgramCode(models.Model):
     EnvVersion = MiniProgramEnvVersion
 
     scene = models.ForeignKey(
-        MiniProgramScene, on_delete=models.CASCADE, related_name="images", verbose_name=_("scene")
+        MiniProgramScene, on_delete=models.CASCADE, related_name="images", verbose_name=_("code scene")
     )
     page = models.CharField(_("page"), max_length=128)
     env_version = models.CharField(_("mini-program version"), max_length=16, choices=MiniProgramEnvVersion.choices)

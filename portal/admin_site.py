@@ -11,12 +11,15 @@ first set up, before the apps' models are ready.
 """
 
 from datetime import date, timedelta
+from functools import wraps
 from urllib.parse import urlencode
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.exceptions import DisallowedModelAdminLookup
+from django.contrib.admin.views.main import ERROR_FLAG
 from django.core.exceptions import PermissionDenied
-from django.http import JsonResponse
-from django.urls import NoReverseMatch, path, reverse
+from django.http import HttpResponseRedirect, JsonResponse
+from django.urls import NoReverseMatch, path, reverse, reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
 
@@ -24,6 +27,25 @@ class PortalAdminSite(admin.AdminSite):
     site_header = _("School VoIP portal")
     site_title = _("School VoIP portal")
     index_title = _("Site administration")  # Django's own msgid: translated (站点管理) without waiting for ours
+    # Django's "View site" goes to /, which the portal does not serve; the header's link is the API docs
+    # (templates/admin/base_site.html labels it so).
+    site_url = reverse_lazy("swagger-ui")
+
+    def admin_view(self, view, cacheable=False):
+        """Every admin view; a list filtered by a lookup its admin does not allow (``?student__name=``,
+        not in ``list_filter``) is sent, like any invalid filter, to the list with ``?e=1`` and a
+        message. Django lets ``DisallowedModelAdminLookup`` (a SuspiciousOperation) become a bare 400
+        page; its changelist view turns only ``IncorrectLookupParameters`` into ``?e=1``."""
+
+        @wraps(view)
+        def view_with_filter_errors(request, *args, **kwargs):
+            try:
+                return view(request, *args, **kwargs)
+            except DisallowedModelAdminLookup:
+                messages.warning(request, _("This list cannot be filtered that way: it is shown unfiltered."))
+                return HttpResponseRedirect(f"{request.path}?{ERROR_FLAG}=1")
+
+        return super().admin_view(view_with_filter_errors, cacheable)
 
     def get_urls(self):
         return [

@@ -139,9 +139,14 @@ class DeviceGroup(models.Model):
         validators=[MaxUtf8BytesValidator(GROUP_NAME_MAX_BYTES)],
         help_text=_("1-32 bytes, fixed at creation; shown to parents when they authorize the group."),
     )
-    group_id = models.CharField(_("group_id"), max_length=64, unique=True, help_text=_("Issued by WeChat."))
+    group_id = models.CharField(
+        _("device group ID"), max_length=64, unique=True, help_text=_("Issued by WeChat (group_id).")
+    )
     model_id = models.CharField(
-        _("model_id"), max_length=64, blank=True, help_text=_("The device model of the group, fixed at creation.")
+        _("device model ID"),
+        max_length=64,
+        blank=True,
+        help_text=_("The device model of the group (WeChat's model_id), fixed at creation."),
     )
     checked_at = models.DateTimeField(_("membership checked at"), null=True, blank=True)
     model_type = models.CharField(_("device type"), max_length=32, help_text=_("For example 校园电话."))
@@ -191,8 +196,8 @@ class Device(models.Model):
         related_name="devices",
         verbose_name=_("device group"),
     )
-    sn = models.CharField(_("sn"), max_length=128, validators=[sn_validator])
-    model_id = models.CharField(_("model_id"), max_length=64)
+    sn = models.CharField(_("serial number"), max_length=128, validators=[sn_validator], help_text=_("WeChat's sn."))
+    model_id = models.CharField(_("device model ID"), max_length=64, help_text=_("WeChat's model_id."))
     device_name = models.CharField(
         _("device name"),
         max_length=DEVICE_NAME_MAX_CHARS,
@@ -286,7 +291,13 @@ class Student(models.Model):
         verbose_name=_("school"),
         db_index=False,  # student_school_order_idx leads with school_id
     )
-    user_id = models.CharField(_("user_id"), max_length=128, unique=True, validators=[wechat_id_validator])
+    user_id = models.CharField(
+        _("face-pay user ID"),
+        max_length=128,
+        unique=True,
+        validators=[wechat_id_validator],
+        help_text=_("WeChat Pay face recognition's user_id."),
+    )
     name = models.CharField(pgettext_lazy("person", "name"), max_length=64)
     grade = models.CharField(_("grade"), max_length=32, blank=True)
     class_name = models.CharField(_("class"), max_length=32, blank=True)
@@ -377,7 +388,9 @@ class ApiClient(models.Model):
         School, through="ApiClientGrant", related_name="api_clients", blank=True, verbose_name=_("schools")
     )
     name = models.CharField(_("name"), max_length=100)
-    appid = models.CharField(_("appid"), max_length=32, unique=True)
+    appid = models.CharField(
+        _("app ID"), max_length=32, unique=True, help_text=_("The appid the vendor passes to /cgi-bin/token.")
+    )
     secret_hash = models.CharField(_("secret digest"), max_length=64, editable=False)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
@@ -505,7 +518,9 @@ class AuditLog(models.Model):
         related_name="+",
         verbose_name=_("staff user"),
     )
-    actor_openid = models.CharField(_("acting openid"), max_length=128, blank=True)
+    actor_openid = models.CharField(
+        _("acting parent's WeChat user ID"), max_length=128, blank=True, help_text=_("WeChat's openid.")
+    )
     action = models.CharField(_("action"), max_length=32, choices=Action.choices)
     reason = models.TextField(_("reason"), blank=True)
     data = models.JSONField(_("data"), default=dict, blank=True)

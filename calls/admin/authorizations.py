@@ -5,27 +5,24 @@ from django.utils.translation import gettext_lazy as _
 
 from calls.history import authorization_sentence
 from calls.models import DeviceAuthorization, DeviceAuthorizationHistory
-from core.admin import ReadOnlyAdminMixin, details_toggle
+from core.admin import MaskedOpenidsMixin, ReadOnlyAdminMixin, details_toggle
 from schools.admin.scoping import SchoolScopedAdmin
 
 
-class AuthorizationRecordAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
+class AuthorizationRecordAdmin(MaskedOpenidsMixin, ReadOnlyAdminMixin, SchoolScopedAdmin):
     """Rows with EITHER a device OR a group: visible to staff when whichever is set is of their school
     (the models' two ``school_path``s)."""
 
+    masked_openids = ("parent__openid",)
     list_select_related = ["parent", "device", "group"]
     search_fields = ["parent__openid", "device__sn", "group__group_id"]
     list_filter = ["status", "stale", "source"]
     show_full_result_count = False
 
-    @admin.display(description=_("openid"), ordering="parent__openid")
-    def openid(self, obj):
-        return obj.parent.openid
-
 
 @admin.register(DeviceAuthorization)
 class DeviceAuthorizationAdmin(AuthorizationRecordAdmin):
-    list_display = ["openid", "parent", "device", "group", "status", "stale", "source", "updated_at"]
+    list_display = ["parent__openid", "parent", "device", "group", "status", "stale", "source", "updated_at"]
 
 
 @admin.register(DeviceAuthorizationHistory)

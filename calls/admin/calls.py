@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from calls.admin.filters import StudentClassFilter
 from calls.models import CallRecord
-from core.admin import ReadOnlyAdminMixin
+from core.admin import MaskedOpenidsMixin, ReadOnlyAdminMixin
 from core.local_time import local_now
 from schools.admin.scoping import SchoolScopedAdmin, SchoolScopedRelatedFilter
 
@@ -25,7 +25,8 @@ def _local_iso(value):
 
 
 @admin.register(CallRecord)
-class CallRecordAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
+class CallRecordAdmin(MaskedOpenidsMixin, ReadOnlyAdminMixin, SchoolScopedAdmin):
+    masked_openids = ("openid",)
     list_display = [
         "started_at", "student", "class_name", "device", "openid", "room_type", "outcome",
         "keep_time", "billed_seconds", "end_reason",

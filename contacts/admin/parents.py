@@ -2,9 +2,11 @@
 of its students, and its page lists only that school's contacts."""
 
 from django.contrib import admin
+from django.db.models import Prefetch
+from django.utils.translation import gettext_lazy as _
 
 from contacts.models import Contact, Parent, ParentToken
-from core.admin import SuperuserOnlyAdminMixin
+from core.admin import SuperuserOnlyAdminMixin, masked_openid_display
 from schools.admin.scoping import SchoolScopedAdmin, SchoolScopedInline
 
 
@@ -25,7 +27,15 @@ class ContactInline(SchoolScopedInline):
 
 @admin.register(Parent)
 class ParentAdmin(SchoolScopedAdmin):
-    list_display = ["openid", "nickname", "voip_scope_granted", "voip_scope_updated_at", "last_login_at", "created_at"]
+    list_display = [
+        masked_openid_display(Parent, "openid"),
+        "contact_names",
+        "nickname",
+        "voip_scope_granted",
+        "voip_scope_updated_at",
+        "last_login_at",
+        "created_at",
+    ]
     list_filter = ["voip_scope_granted"]
     search_fields = ["openid", "nickname"]
     readonly_fields = [
@@ -37,6 +47,15 @@ class ParentAdmin(SchoolScopedAdmin):
         "created_at",
     ]
     inlines = [ContactInline]
+
+    def get_queryset(self, request):
+        # The contacts column names only the staff user's school's (``ContactInline``'s queryset).
+        contacts = ContactInline(Parent, self.admin_site).get_queryset(request)
+        return super().get_queryset(request).prefetch_related(Prefetch("contacts", queryset=contacts))
+
+    @admin.display(description=_("contacts"))
+    def contact_names(self, parent):
+        return "、".join(str(contact) for contact in parent.contacts.all()) or "—"
 
     def has_add_permission(self, request):
         return False

@@ -6,18 +6,31 @@ from django.utils.translation import gettext_lazy as _
 
 from contacts.admin.filters import ShareLinkValidityFilter
 from contacts.history import bind_event_sentence
-from contacts.models import BindEvent, Contact, ShareLink
-from core.admin import ReadOnlyAdminMixin, details_toggle
+from contacts.models import BindEvent, Contact, Parent, ShareLink
+from core.admin import ReadOnlyAdminMixin, details_toggle, masked_openid_display
 from schools.admin.scoping import SchoolScopedAdmin
 
 
 @admin.register(Contact)
 class ContactAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
-    list_display = ["student", "parent", "role", "state", "relation", "bound_via", "bound_at"]
+    """Contacts named by student and relation (王子涵的妈妈); the openid whole only on the contact's page."""
+
+    list_display = [
+        "__str__", "student", masked_openid_display(Contact, "parent__openid"), "role", "state", "relation",
+        "bound_via", "bound_at",
+    ]  # fmt: skip
     list_filter = ["state", "role", "bound_via", "student__school"]
     search_fields = ["student__user_id", "student__name", "parent__openid", "parent__nickname"]
     list_select_related = ["student", "parent"]
     show_full_result_count = False
+    fields = [
+        "student", "parent", "openid", "role", "state", "state_changed_at", "relation", "bound_via", "share_link",
+        "bound_at", "admin_requested_at", "call_order",
+    ]  # fmt: skip
+
+    @admin.display(description=Parent._meta.get_field("openid").verbose_name)
+    def openid(self, contact):
+        return contact.parent.openid
 
 
 @admin.register(ShareLink)

@@ -20,6 +20,7 @@ from contacts.services.staff import (
     staff_students_deactivate,
 )
 from core.errors import ApplicationError
+from core.masking import mask_openid
 
 
 class ReasonForm(forms.Form):
@@ -32,7 +33,7 @@ class TransferForm(ReasonForm):
     def __init__(self, *args, contacts=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["new_admin_openid"].choices = [
-            (c.parent.openid, f"{c.label} ({c.parent.openid})") for c in contacts
+            (c.parent.openid, f"{c.label} ({mask_openid(c.parent.openid)})") for c in contacts
         ]
 
 
@@ -131,9 +132,7 @@ class StaffActionsMixin:
             except ApplicationError as exc:
                 form.add_error(None, str(exc.message))
             else:
-                return self._done(
-                    request, student, _("Contact %(openid)s removed.") % {"openid": contact.parent.openid}
-                )
+                return self._done(request, student, _("Contact %(contact)s removed.") % {"contact": contact})
         title = _("Remove contact %(who)s of %(student)s") % {
             "who": contact.label,
             "student": student.name,

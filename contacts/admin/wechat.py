@@ -8,7 +8,7 @@ from django.utils.translation import ngettext
 
 from contacts.models import BindingCheck, BindingDifference
 from contacts.services.reconciliation import RECONCILE_NOW_MAX, bindings_reconcile_now
-from core.admin import ReadOnlyAdminMixin
+from core.admin import MaskedOpenidsMixin, ReadOnlyAdminMixin
 from core.errors import ApplicationError
 from schools.admin.scoping import SchoolScopedAdmin
 from schools.tenancy import staff_is_viewer
@@ -61,9 +61,10 @@ class ReconcileActionMixin:
 
 
 @admin.register(BindingDifference)
-class BindingDifferenceAdmin(ReconcileActionMixin, ReadOnlyAdminMixin, SchoolScopedAdmin):
+class BindingDifferenceAdmin(MaskedOpenidsMixin, ReconcileActionMixin, ReadOnlyAdminMixin, SchoolScopedAdmin):
     """Differences from WeChat, open first; "check against WeChat now" re-reads the students' lists."""
 
+    masked_openids = ("openid",)
     list_display = ["detected_at", "student", "kind", "openid", "resolved_at"]
     list_filter = [OpenDifferenceFilter, "kind", "student__school"]
     search_fields = ["student__user_id", "student__name", "openid"]

@@ -122,6 +122,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+WHITENOISE_ROOT = BASE_DIR / "portal" / "root"  # served at /: favicon.ico (browsers ask for it there)
 WHITENOISE_USE_FINDERS = False  # production serves what collectstatic gathered; local and test use the finders
 
 # Error pages and CSRF failures under /api/, /cgi-bin/ and /wxa/ answer JSON in the API's error

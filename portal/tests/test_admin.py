@@ -130,3 +130,38 @@ def test_a_client_serving_two_schools_is_granted_by_a_superuser_and_only_seen_by
     )
     api_client.refresh_from_db()
     assert api_client.secret_hash == before and api_client.name == "多校厂商"
+
+
+@pytest.mark.parametrize(
+    "url, query, message",
+    [
+        ("admin:contacts_contact_changelist", "student__name=王", True),  # a relation lookup not in list_filter
+        ("admin:schools_device_changelist", "school__name=甲", True),
+        ("admin:schools_student_changelist", "foo__bar=1", False),  # no such field: Django's own ?e=1
+    ],
+)
+def test_a_filter_the_admin_does_not_allow_answers_the_list_with_a_message(client, url, query, message):
+    """Not a bare 400 page (issue 12 §5): ``PortalAdminSite.admin_view``."""
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
+    response = client.get(f"{reverse(url)}?{query}")
+    assert response.status_code == 302 and response.url == f"{reverse(url)}?e=1"
+    page = client.get(response.url)
+    assert page.status_code == 200 and 'lang="zh-hans"' in page.content.decode()
+    assert ("此列表不能按该条件筛选" in page.content.decode()) == message
+
+
+def test_the_header_links_the_api_docs_not_a_missing_site(client):
+    """Django's "View site" went to /, which answers 404 (issue 12 §5)."""
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
+    page = client.get(reverse("admin:index")).content.decode()
+    assert '<a href="/api/docs/">API 文档</a>' in page
+    assert "查看站点" not in page and 'href="/"' not in page
+    assert client.get("/api/docs/").status_code == 200
+
+
+def test_a_favicon_at_the_root_and_on_every_admin_page(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and response["Content-Type"] in ("image/x-icon", "image/vnd.microsoft.icon")
+    page = client.get("/admin/login/").content.decode()
+    assert '<link rel="icon" href="/static/portal/favicon.svg" type="image/svg+xml">' in page
+    assert client.get("/static/portal/favicon.svg").status_code == 200

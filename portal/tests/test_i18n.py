@@ -11,6 +11,7 @@ import pytest
 from babel.messages.pofile import read_po
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.test import Client
 from django.urls import reverse
 from django.utils import translation
 
@@ -179,3 +180,20 @@ def test_wechat_compatible_errors_stay_english_like_wechat(client):
         f"/wxa/business/getvoipcontactlist?access_token={token}", {}, content_type="application/json"
     )
     assert response.json()["errmsg"] == "user_id: This field is required."
+
+
+@pytest.mark.django_db
+def test_every_admin_page_has_the_language_switcher(staff_client):
+    """The header's switcher (issue 12 §5): one button per other language, posting to set_language."""
+    login = Client().get("/admin/login/").content.decode()
+    assert 'id="language-switcher"' in login and 'action="/i18n/setlang/"' in login
+    assert 'value="en" lang="en">English</button>' in login and "简体中文" in login
+
+    url = reverse("admin:schools_student_changelist")
+    page = staff_client.get(url).content.decode()
+    assert 'id="language-switcher"' in page and f'name="next" value="{url}"' in page
+
+    response = staff_client.post("/i18n/setlang/", {"language": "en", "next": url})
+    page = staff_client.get(response.url).content.decode()
+    assert 'lang="en"' in page
+    assert 'value="zh-hans" lang="zh-hans">简体中文</button>' in page

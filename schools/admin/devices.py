@@ -4,18 +4,20 @@ A group and its membership live at WeChat (REFERENCE.md §1, §5; ``schools.serv
 the group's add form creates it there (or imports one WeChat already has, by ``group_id``), a
 device's form moves it between groups there, and WeChat's refusals are shown as errors of the form,
 with nothing saved. The service runs while the form is validated (``_post_clean``), so that a
-refusal re-renders the form; the admin then only records what the service saved. Membership is
-never changed on the group's page: its devices are listed read-only.
+refusal re-renders the form; the admin then only records what the service saved. The group's
+page lists its devices read-only and adds new phones to it (``NewDeviceInline``: of the group's
+school and type, added at WeChat); moving an existing phone is done on the phone's page.
 """
 
 from django import forms
 from django.contrib import admin, messages
+from django.forms.models import BaseInlineFormSet
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import ApplicationError, UpstreamUnavailable
 from schools.admin.roster import RosterImportExportMixin
 from schools.admin.scoping import SchoolScopedAdmin, SchoolScopedInline
-from schools.models import Device, DeviceGroup
+from schools.models import CallMode, Device, DeviceGroup
 from schools.resources import DeviceGroupResource, DeviceResource
 from schools.services.device_groups import (
     device_group_create,
@@ -63,7 +65,7 @@ class DeviceGroupAddForm(WeChatBackedForm):
     ``group_id``, imports a group WeChat already has (``getinfo``: its name and ``model_id``)."""
 
     group_id = forms.CharField(
-        label=_("import by group_id"),
+        label=_("import by device group ID"),
         max_length=64,
         required=False,
         help_text=_(
@@ -142,9 +144,48 @@ class DeviceForm(WeChatBackedForm):
         return True
 
 
-def _with_request(form_class, request):
+class NewDeviceForm(WeChatBackedForm):
+    """A phone added on its group's page (``NewDeviceInline``): of the group's school and device
+    type, in hardware mode, put into the group at WeChat (``device_group_set``, which saves it).
+
+    ``Device.clean`` names the inline's hidden ``group`` field; its errors are shown on ``model_id``
+    (another model than the group's) or on the row, where staff see them.
+    """
+
+    group_of_page: DeviceGroup | None = None  # set by NewDeviceInline.get_formset
+    field_of_error = {"group": None}  # WeChat's refusals (9800014-9800016): on the row
+
+    class Meta:
+        model = Device
+        fields = ["sn", "model_id", "device_name", "location"]
+        widgets = {name: forms.TextInput(attrs={"size": 18}) for name in fields}  # four to a row, in the page
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["model_id"].initial = self.group_of_page.model_id
+
+    def _post_clean(self):
+        group = self.group_of_page
+        self.instance.school_id, self.instance.model_type = group.school_id, group.model_type
+        self.instance.call_mode = CallMode.HARDWARE
+        super()._post_clean()
+        for error in self._errors.pop("group", []):
+            wrong_model = group.model_id and self.cleaned_data.get("model_id") not in (None, group.model_id)
+            self.add_error("model_id" if wrong_model else None, error)
+
+    def run_service(self) -> bool:
+        device_group_set(device=self.instance, group=self.group_of_page, actor_user=self.actor_user)
+        return True
+
+
+class NewDeviceFormSet(BaseInlineFormSet):
+    def save_new(self, form, commit=True):
+        return form.instance if form.saved else super().save_new(form, commit)  # saved by device_group_set
+
+
+def _with_request(form_class, request, **attrs):
     """``form_class`` knowing the acting user and the school it may write to."""
-    attrs = {"actor_user": request.user, "school_id": staff_school_id(request.user)}
+    attrs = {"actor_user": request.user, "school_id": staff_school_id(request.user), **attrs}
     return type(form_class.__name__, (form_class,), attrs)
 
 
@@ -160,6 +201,27 @@ class DeviceInline(SchoolScopedInline):
 
     def has_add_permission(self, request, obj=None):
         return False
+
+
+class NewDeviceInline(SchoolScopedInline):
+    """Empty rows to add phones to the group (``NewDeviceForm``); the group's phones are ``DeviceInline``'s."""
+
+    model = Device
+    form = NewDeviceForm
+    formset = NewDeviceFormSet
+    fields = ["sn", "model_id", "device_name", "location"]
+    extra = 1
+    can_delete = False
+    verbose_name = _("new device")
+    verbose_name_plural = _("add devices to the group")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).none()
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form = _with_request(formset.form, request, group_of_page=obj)
+        return formset
 
 
 def _sns(sns: list[str]) -> str:
@@ -182,6 +244,9 @@ class DeviceGroupAdmin(RosterImportExportMixin, SchoolScopedAdmin):
     actions = ["read_membership_from_wechat"]
     add_form = DeviceGroupAddForm
     change_fields = ["school", "name", "group_id", "model_id", "model_type", "capacity", "checked_at", "created_at"]
+
+    def get_inlines(self, request, obj):
+        return [DeviceInline, NewDeviceInline] if obj is not None else [DeviceInline]
 
     def get_fieldsets(self, request, obj=None):
         if obj is not None:

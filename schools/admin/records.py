@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
-from core.admin import ReadOnlyAdminMixin, details_toggle
+from core.admin import MaskedOpenidsMixin, ReadOnlyAdminMixin, details_toggle
 from schools.admin.scoping import SchoolScopedAdmin
 from schools.history import audit_sentence
 from schools.models import AuditLog, ImportJob
@@ -36,7 +36,8 @@ class AuditHistoryMixin:
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(AuditHistoryMixin, ReadOnlyAdminMixin, SchoolScopedAdmin):
+class AuditLogAdmin(AuditHistoryMixin, MaskedOpenidsMixin, ReadOnlyAdminMixin, SchoolScopedAdmin):
+    masked_openids = ("actor_openid",)
     list_display = ["created_at", "sentence", "school", "student", "details"]
     fields = ["created_at", "sentence", "school", "student", "action", "actor_user", "actor_openid", "reason", "data"]
     readonly_fields = fields

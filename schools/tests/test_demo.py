@@ -34,3 +34,12 @@ def test_load_demo_loads_a_realistic_school_and_is_idempotent(capsys):
 
     call_command("load_demo", password="demo-pass-123")
     assert Student.objects.count() == 1200 and Device.objects.count() == 26
+
+
+def test_load_demo_prints_the_port_make_run_serves(capsys, monkeypatch):
+    # bin/run passes the port runserver serves; a PORT the settings read from .env must not win.
+    monkeypatch.setenv("PORT", "9999")
+    call_command("load_demo", password="demo-pass-123", port=8765)
+    out = capsys.readouterr().out
+    assert "http://127.0.0.1:8765/admin/" in out
+    assert ":9999" not in out and ":8000" not in out

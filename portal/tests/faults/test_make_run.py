@@ -1,4 +1,5 @@
-"""``make run`` (``bin/run``) stops within 10 s on SIGTERM and on Ctrl-C, every process with it (issue 10 §3).
+"""``make run`` (``bin/run``) stops within 10 s on SIGTERM and on Ctrl-C, every process with it (issue 10 §3);
+it prints the URLs of the port it serves, and writes nothing that ``.gitignore`` does not cover (issue 12 §5).
 
 ``bin/run`` runs in a copy of the project (its own ``var/``: SQLite database, filesystem broker,
 logs; the virtualenv linked), as a developer starts it, in a session of its own so that every
@@ -45,7 +46,18 @@ def project(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("make-run") / "portal"
     shutil.copytree(BASE_DIR, root, ignore=IGNORED, symlinks=True)
     (root / ".venv").symlink_to(BASE_DIR / ".venv")
+    # Staged as it is: whatever make run then writes must be ignored (``untracked``).
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
     return root
+
+
+def untracked(root: Path) -> list[str]:
+    """Files of ``root`` that git neither tracks nor ignores (``.gitignore``)."""
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"], cwd=root, check=True, capture_output=True, text=True
+    )
+    return [line[3:] for line in status.stdout.splitlines() if line.startswith("??")]
 
 
 def session_processes(sid: int) -> set[int]:
@@ -98,6 +110,9 @@ def test_make_run_stops_everything_within_ten_seconds(project, how, tmp_path):
                 return False
 
         assert wait_for(up, 240, 0.5), output.read_text()[-3000:]
+        printed = output.read_text()
+        assert f"http://127.0.0.1:{port}/admin/" in printed and f"http://127.0.0.1:{port}/api/docs/" in printed
+        assert ":8000" not in printed
         before = session_processes(run.pid)
         commands = command_lines(before)
         assert any("celery -A portal worker" in c for c in commands), commands
@@ -116,6 +131,7 @@ def test_make_run_stops_everything_within_ten_seconds(project, how, tmp_path):
         assert run.wait(5) == 0
         worker_log = (project / "var" / "celery-worker.log").read_text(errors="replace")
         assert "Warm shutdown" in worker_log
+        assert untracked(project) == [], "make run wrote files .gitignore does not cover (broker files go under var/)"
         killed = "killing what is left" in output.read_text()
         print(f"\n{how}: {len(before)} processes gone in {seconds:.1f} s ({'some killed' if killed else 'all warm'})")  # noqa: T201
     finally:

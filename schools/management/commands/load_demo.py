@@ -1,4 +1,3 @@
-import os
 import secrets
 
 from django.core.management.base import BaseCommand
@@ -11,13 +10,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--password", default="", help="Staff password (default: a new random one).")
+        # bin/run passes the port runserver serves: the environment (or .env, which the settings
+        # read into it) may name another.
+        parser.add_argument("--port", type=int, default=8000, help="Port of the printed URL (default 8000).")
 
-    def handle(self, *args, password, **options):
+    def handle(self, *args, password, port, **options):
         summary = demo_school_load(staff_password=password or secrets.token_urlsafe(12))
         out = self.stdout.write
         out(self.style.SUCCESS(f"Demo school {summary.school.name} ({summary.school.code}) loaded:"))
         out(f"  {summary.students} students, {summary.devices} phones ({summary.groups} device groups)")
         login = f"user {summary.staff_username}  password {summary.staff_password}"
-        port = os.environ.get("PORT", "8000")  # make run serves on $PORT
         out(f"  Staff login:  http://127.0.0.1:{port}/admin/  {login}")
         out(f"  Vendor API:   appid {summary.api_appid}  secret {summary.api_secret}")

@@ -15,6 +15,7 @@ from schools.tests.wechat_groups import group_calls, members, wechat_group, wech
 pytestmark = pytest.mark.django_db
 
 NO_DEVICES = {"devices-TOTAL_FORMS": 0, "devices-INITIAL_FORMS": 0}  # the group page's (read-only) inline
+NO_NEW_DEVICES = {"devices-2-TOTAL_FORMS": 0, "devices-2-INITIAL_FORMS": 0}  # its new devices' inline
 
 
 @pytest.fixture
@@ -140,15 +141,16 @@ def test_the_change_page_fixes_what_wechat_fixed_and_lists_devices_read_only(cli
     url = reverse("admin:schools_devicegroup_change", args=[group.pk])
 
     page = client.get(url)
-    [devices] = page.context["inline_admin_formsets"]
+    devices, new_devices = page.context["inline_admin_formsets"]
     assert not devices.has_add_permission and not devices.formset.can_delete
+    assert new_devices.has_add_permission and not new_devices.formset.initial_forms  # adds, lists nothing
     assert set(devices.readonly_fields) >= {"sn", "model_id", "device_name", "is_active"}
     content = page.content.decode()
     assert "SN-IN-GROUP" in content and reverse("admin:schools_device_change", args=[device.pk]) in content
 
     data = {"name": "新名字", "group_id": "grp_changed", "model_id": "x", "model_type": "x", "capacity": 200}
     other = DeviceGroupFactory(school=staff.school)
-    inline = {"devices-TOTAL_FORMS": 1, "devices-INITIAL_FORMS": 1, "devices-0-id": device.pk}
+    inline = {"devices-TOTAL_FORMS": 1, "devices-INITIAL_FORMS": 1, "devices-0-id": device.pk, **NO_NEW_DEVICES}
     response = client.post(url, {**data, **inline, "devices-0-group": other.pk, "devices-0-sn": "改"})
     assert response.status_code == 200  # the row stays in its group: the inline cannot move it
     response = client.post(url, {**data, **inline, "devices-0-group": group.pk, "devices-0-sn": "改"})
@@ -313,3 +315,58 @@ def test_the_sandbox_asks_wechat_nothing(client, staff, fake_wechat, settings):
     assert change_device(client, device, group=group.pk).status_code == 302
     assert Device.objects.get(pk=device.pk).group == group
     assert fake_wechat.requests == []
+
+
+# --- the group's page: new devices (issue 12 §5) --------------------------------------------------
+
+
+def add_on_group_page(client, group, **row):
+    data = {"capacity": group.capacity, **NO_DEVICES, "devices-2-TOTAL_FORMS": 1, "devices-2-INITIAL_FORMS": 0}
+    fields = {"sn": "NEW-1", "model_id": group.model_id, "device_name": "新电话", "location": "三楼", **row}
+    data.update({f"devices-2-0-{name}": value for name, value in fields.items()})
+    return client.post(reverse("admin:schools_devicegroup_change", args=[group.pk]), data)
+
+
+def new_device_errors(response) -> dict:
+    assert response.status_code == 200, response
+    _, new_devices = response.context["inline_admin_formsets"]
+    [form] = new_devices.formset.forms
+    return form.errors
+
+
+def test_a_device_added_on_the_groups_page_takes_its_school_and_type_and_joins_at_wechat(
+    client, staff, fake_wechat, groups
+):
+    a, _, _ = groups
+    response = add_on_group_page(client, a)
+    assert response.status_code == 302, new_device_errors(response)
+    device = Device.objects.get(sn="NEW-1")
+    assert (device.school, device.group, device.call_mode, device.model_type, device.location) == (
+        staff.school,
+        a,
+        CallMode.HARDWARE,
+        a.model_type,
+        "三楼",
+    )
+    assert members(fake_wechat, "grp_a") == {"SN-1", "NEW-1"}
+    [audit] = AuditLog.objects.filter(action=AuditLog.Action.DEVICE_GROUP_CHANGED)
+    assert audit.data == {"sn": "NEW-1", "from": "", "to": "grp_a"}
+
+
+def test_a_device_of_another_model_is_an_error_on_its_model_id_and_nothing_is_saved(client, staff, fake_wechat, groups):
+    a, _, _ = groups
+    response = add_on_group_page(client, a, model_id="mdl_other")
+    errors = new_device_errors(response)
+    assert list(errors) == ["model_id"] and "校园电话" in errors["model_id"][0]
+    assert errors["model_id"][0] in response.content.decode()  # on the page, beside the field
+    assert not Device.objects.filter(sn="NEW-1").exists() and group_calls(fake_wechat) == []
+
+
+def test_wechat_refusing_a_device_added_on_the_groups_page_is_shown_on_its_row(client, staff, fake_wechat, groups):
+    a, _, _ = groups
+    fake_wechat.group_capacity = 0
+    response = add_on_group_page(client, a)
+    errors = new_device_errors(response)
+    assert list(errors) == ["__all__"] and "9800016" in errors["__all__"][0]
+    assert errors["__all__"][0] in response.content.decode()
+    assert not Device.objects.filter(sn="NEW-1").exists()
