@@ -44,7 +44,7 @@ class DeviceAdmin(SchoolsDeviceAdmin):
                     call.student.name,
                     call.get_outcome_display(),
                     minutes(call.connected_seconds),
-                    "" if call.err_code is None else f"errCode {call.err_code}",
+                    "" if call.err_code is None else call.err_code,
                 )
                 for call in calls
             ),
@@ -56,11 +56,11 @@ class DeviceAdmin(SchoolsDeviceAdmin):
             _("student"),
             _("outcome"),
             _("Connected minutes"),
-            _("errCode"),
+            _("error code"),
             rows,
         )
 
-    @admin.display(description=_("initByCaller failures (30 days)"))
+    @admin.display(description=_("initByCaller failures in the last 30 days"))
     def init_failures(self, device):
         failures = device_init_failures(device_id=device.pk, since=timezone.now() - timedelta(days=FAILURE_DAYS))
         report = reverse("admin:calls_callfailure_changelist") + f"?device__id__exact={device.pk}&days={FAILURE_DAYS}"
@@ -70,9 +70,12 @@ class DeviceAdmin(SchoolsDeviceAdmin):
         # A <meter> per errCode: a bar the browser draws, no inline style (the CSP forbids those).
         rows = format_html_join(
             "",
-            '<tr><th scope="row" title="{}">errCode {}</th><td><meter min="0" max="{}" value="{}"></meter></td>'
+            '<tr><th scope="row" title="{}">{} {}</th><td><meter min="0" max="{}" value="{}"></meter></td>'
             '<td class="num device-failure-count">{}</td><td>{}</td></tr>',
-            ((r["meaning"], r["err_code"], most, r["calls"], r["calls"], r["meaning"]) for r in failures),
+            (
+                (r["meaning"], _("error code"), r["err_code"], most, r["calls"], r["calls"], r["meaning"])
+                for r in failures
+            ),
         )
         return format_html(
             '<table class="device-init-failures"><tbody>{}</tbody></table><p><a href="{}">{}</a></p>',

@@ -382,5 +382,5 @@ def test_the_device_page_shows_its_last_calls_and_its_init_failures(superuser_cl
     page = superuser_client.get(reverse("admin:schools_device_change", args=[device.pk])).content.decode()
     assert page.count("王子涵") >= 5  # the five calls, newest first
     assert '<meter min="0" max="3" value="3"></meter>' in page and '<meter min="0" max="3" value="1"></meter>' in page
-    assert page.index("errCode 9</th>") < page.index("errCode 8</th>")  # most frequent first
+    assert page.index("错误码 9</th>") < page.index("错误码 8</th>")  # most frequent first, labelled in Chinese
     assert f"?device__id__exact={device.pk}&amp;days=30" in page

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from contacts.admin.filters import ShareLinkValidityFilter
 from contacts.history import bind_event_sentence
 from contacts.models import BindEvent, Contact, Parent, ShareLink
-from core.admin import ReadOnlyAdminMixin, details_toggle, masked_openid_display
+from core.admin import MaskedOpenidsMixin, ReadOnlyAdminMixin, details_toggle, masked_openid_display
 from schools.admin.scoping import SchoolScopedAdmin
 
 
@@ -43,8 +43,11 @@ class ShareLinkAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
 
 
 @admin.register(BindEvent)
-class BindEventAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
-    """bindContact outcomes as sentences (``contacts.history``), the raw report behind a toggle."""
+class BindEventAdmin(MaskedOpenidsMixin, ReadOnlyAdminMixin, SchoolScopedAdmin):
+    """bindContact outcomes as sentences (``contacts.history``), the raw report behind a toggle; the
+    parent's openid masked (it is the contact's, shown whole on the contact's page)."""
+
+    masked_openids = ("openid",)
 
     list_display = ["created_at", "sentence", "type", "source", "details"]
     list_filter = ["type", "source", "created_at"]
