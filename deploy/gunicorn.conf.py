@@ -9,6 +9,10 @@ of the machine: WEB_CONCURRENCY (processes; default 2 per CPU + 1), PORT, GUNICO
 import multiprocessing
 import os
 
+# No health check (SELECT 1) before each request reuses its connection: a dropped connection
+# answers one request 503 with Retry-After and is replaced (portal/settings/production.py).
+os.environ.setdefault("CONN_HEALTH_CHECKS", "0")
+
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 worker_class = "sync"

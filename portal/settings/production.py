@@ -36,8 +36,12 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 # in bench/hot_paths.py. CONN_MAX_AGE=0 in the environment turns them off (e.g. behind PgBouncer in
 # transaction mode, which pools instead).
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=600))
-# A kept connection that PostgreSQL dropped (a restart) is replaced before a request uses it.
-DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# A kept connection that PostgreSQL dropped (a restart) is replaced before a request uses it, at the
+# price of one more round trip (SELECT 1) per request. The web processes turn it off
+# (deploy/gunicorn.conf.py): on a device request that round trip cost as much as its own query
+# (bench/hot_paths.py); a dropped connection then fails one request per process with 503 and
+# Retry-After, and is replaced (portal/tests/faults/test_database_restart.py). Workers keep it.
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", env.bool("CONN_HEALTH_CHECKS", default=True))
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL")
 if CELERY_BROKER_URL.split(":", 1)[0].lower() in {"filesystem", "memory"}:

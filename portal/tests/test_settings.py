@@ -53,6 +53,7 @@ CLEARED = {
     "SECURE_SSL_REDIRECT",
     "DJANGO_ALLOW_ASYNC_UNSAFE",  # set by the browser tests' Playwright fixture
     "CONN_MAX_AGE",
+    "CONN_HEALTH_CHECKS",
     "LOG_FORMAT",
     "SENTRY_DSN",
 }

@@ -102,12 +102,15 @@ class Burst:
             )
 
 
-def test_a_postgresql_restart_during_a_binding_burst(portal, receiver):
+@pytest.mark.parametrize("gunicorn", [False, True], ids=["runserver", "gunicorn"])
+def test_a_postgresql_restart_during_a_binding_burst(portal, receiver, gunicorn):
+    """Also under gunicorn with the deployment's configuration: persistent connections without a
+    health check per request, so each process's first request after the restart may answer 503."""
     w = world(receiver, families=FAMILIES)
     # The worker keeps its connection between tasks, as a deployment may (CONN_MAX_AGE): after the
     # restart, the connection health check replaces it before a task uses it.
     worker = portal.worker("deliver", CONN_MAX_AGE="600")
-    server = portal.server()
+    server = portal.server(gunicorn=gunicorn)
 
     burst = Burst(server.base_url, w).start()
     try:
