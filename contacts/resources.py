@@ -19,6 +19,7 @@ from import_export.fields import Field
 from contacts.models import Contact
 from contacts.services.students import students_deactivate
 from schools.models import Student
+from schools.pinyin import name_initials
 from schools.roster.formats import TEXT, text_field
 from schools.roster.resources import SchoolRosterResource, in_batches, register
 
@@ -54,7 +55,12 @@ class StudentResource(SchoolRosterResource):
         import_id_fields = ("user_id",)
 
     def get_bulk_update_fields(self):
-        return [*super().get_bulk_update_fields(), "updated_at"]  # auto_now: set by write_updates' INSERT
+        # auto_now: set by write_updates' INSERT; the initials follow the name (bulk writes skip save()).
+        return [*super().get_bulk_update_fields(), "name_initials", "updated_at"]
+
+    def before_write(self, instances):
+        for student in instances:
+            student.name_initials = name_initials(student.name)
 
     def prefetch_rules(self, dataset):
         # student_number → user_id of the school's student holding it (PostgreSQL keeps them unique).

@@ -35,6 +35,7 @@ first ``MAX_STORED_ERRORS`` invalid rows.
 """
 
 import json
+from typing import ClassVar
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection
@@ -43,6 +44,7 @@ from psycopg.errors import UniqueViolation
 
 from contacts.resources import StudentResource
 from schools.models import Student
+from schools.pinyin import name_initials
 from schools.roster.copy import ConcurrentWrite, CopyImport, register_copy, sql_name
 from schools.roster.errors import MAX_STORED_ERRORS, truncated_errors
 
@@ -58,6 +60,7 @@ class StudentCopyImport(CopyImport):
     claims = "roster_claims"
     field_errors_table = "roster_field_errors"
     work_tables = (checked, claims, field_errors_table)
+    derived: ClassVar = {"name_initials": ("name", name_initials)}  # as Student.save() writes them
 
     @property
     def table(self) -> str:
@@ -70,6 +73,13 @@ class StudentCopyImport(CopyImport):
     def others(self) -> list[str]:
         """The writable attributes besides the key."""
         return [attr for attr in self.attrs if attr != self.key]
+
+    @property
+    def written(self) -> list[str]:
+        """What a row writes besides the key: ``others`` and the ``derived`` attributes (compared
+        by ``others`` only: a row that changes nothing the file gives is skipped, as the resource
+        path skips it)."""
+        return [*self.others, *self.derived]
 
     # ---- check
 
@@ -97,15 +107,16 @@ class StudentCopyImport(CopyImport):
         check, with a number), its ``claim``: won, lost (``owner``: the first row's user_id) or
         moved (the number's holder is another student of the school: ``_check_numbers`` decides).
         ``holder``: the user_id of the school's student holding the row's number."""
-        present = set(self.columns)
+        present = {*self.columns, *self.derived_columns}
 
         def merged(attr):
             return f"r.{attr}" if attr in present else f"COALESCE(s.{self.column(attr)}, '')"
 
-        values = ", ".join(f"{merged(attr)} AS {attr}" for attr in self.others)
+        values = ", ".join(f"{merged(attr)} AS {attr}" for attr in self.written)
         old = ", ".join(f"s.{self.column(attr)} AS old_{attr}" for attr in self.others)
         mine = ", ".join(f"m.{attr}" for attr in self.others)
         theirs = ", ".join(f"m.old_{attr}" for attr in self.others)
+        written = ", ".join(f"m.{attr}" for attr in self.written)
         unchanged = f"m.student_id IS NOT NULL AND ({mine}) IS NOT DISTINCT FROM ({theirs})"
         suspect = self.precheck.sql(lambda attr: f"m.{attr}", "m.flagged")
         school, number, key = self.column("school"), self.column("student_number"), self.column(self.key)
@@ -122,7 +133,7 @@ class StudentCopyImport(CopyImport):
             classified AS MATERIALIZED (
                 SELECT k.*, k.state IN ('ok', 'check') AND k.student_number <> '' AS claims, h.{key} AS holder
                 FROM (
-                    SELECT m.row_number, m.{self.key}, {mine}, m.student_id, m.first_row,
+                    SELECT m.row_number, m.{self.key}, {written}, m.student_id, m.first_row,
                            CASE
                                WHEN m.first_row < m.row_number THEN 'twice'
                                WHEN m.student_school <> %s THEN 'other'
@@ -148,7 +159,7 @@ class StudentCopyImport(CopyImport):
                 )
                 WINDOW w AS (PARTITION BY student_number ORDER BY row_number)
             )
-            SELECT c.row_number, c.{self.key}, {", ".join(f"c.{attr}" for attr in self.others)},
+            SELECT c.row_number, c.{self.key}, {", ".join(f"c.{attr}" for attr in self.written)},
                    c.student_id, c.first_row, c.holder, c.state,
                    CASE WHEN c.claims THEN
                        CASE
@@ -288,11 +299,11 @@ class StudentCopyImport(CopyImport):
         row takes was free at its row, so also once every update is written.
         """
         now = timezone.now()
-        columns = [self.key, *self.others]
+        columns = [self.key, *self.written]
         names = ", ".join(self.column(attr) for attr in columns)
-        changed = ", ".join(f"s.{self.column(attr)}" for attr in self.others)
-        excluded = ", ".join(f"EXCLUDED.{self.column(attr)}" for attr in self.others)
-        updates = ", ".join(f"{self.column(attr)} = EXCLUDED.{self.column(attr)}" for attr in self.others)
+        changed = ", ".join(f"s.{self.column(attr)}" for attr in self.written)
+        excluded = ", ".join(f"EXCLUDED.{self.column(attr)}" for attr in self.written)
+        updates = ", ".join(f"{self.column(attr)} = EXCLUDED.{self.column(attr)}" for attr in self.written)
         school, active = self.column("school"), self.column("is_active")
         created, updated = self.column("created_at"), self.column("updated_at")
         insert = f"""

@@ -22,6 +22,7 @@ from core.validators import (
     sn_validator,
     wechat_id_validator,
 )
+from schools.pinyin import name_initials
 from schools.querysets import ActiveInSchoolQuerySet, SchoolScopedQuerySet, WebhookEndpointQuerySet
 
 CONTACT_LIMIT_MAX = 100
@@ -278,7 +279,7 @@ class Student(models.Model):
     also gives a school's grades and classes (``schools.selectors.class_vocabulary``);
     ``student_grade_class_idx`` gives every school's vocabulary and counts a grade or a class
     (a few hundred distinct pairs: deduplicated, the index is small). On PostgreSQL, migration 0015
-    adds GIN trigram indexes on ``name`` and ``student_number`` (upper-cased, each character
+    adds GIN trigram indexes on ``name`` and ``student_number`` (0018 on ``name_initials``; upper-cased, each character
     doubled: ``core.lookups``), which serve the admin's search (``trigram_contains``; ``user_id``
     by equality) for terms of two characters or more. They are not in ``Meta.indexes`` because SQLite (``make run``) has
     no GIN and would rebuild them with the table.
@@ -299,6 +300,13 @@ class Student(models.Model):
         help_text=_("WeChat Pay face recognition's user_id."),
     )
     name = models.CharField(pgettext_lazy("person", "name"), max_length=64)
+    name_initials = models.CharField(
+        _("name initials"),
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text=_("The name's pinyin initials (王子涵: wzh), written with the name; staff search by them."),
+    )
     grade = models.CharField(_("grade"), max_length=32, blank=True)
     class_name = models.CharField(_("class"), max_length=32, blank=True)
     student_number = models.CharField(_("student number"), max_length=32, blank=True)
@@ -334,13 +342,22 @@ class Student(models.Model):
     def __str__(self):
         return f"{self.name} ({self.class_name or self.user_id})"
 
+    def save(self, *args, **kwargs):
+        """Saves ``name_initials`` with the name (``schools.pinyin``); the roster's bulk writes set
+        them themselves (``contacts.resources``, ``contacts.roster_copy``)."""
+        self.name_initials = name_initials(self.name)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "name" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "name_initials"}
+        super().save(*args, **kwargs)
+
     @property
     def is_active_in_active_school(self) -> bool:
         """``active_q`` for one loaded student: it and its school are active."""
         return self.is_active and self.school.is_active
 
 
-for _searched in ("name", "student_number"):  # the columns with a trigram index (migration 0015)
+for _searched in ("name", "name_initials", "student_number"):  # with a trigram index (migrations 0015, 0018)
     Student._meta.get_field(_searched).register_lookup(TrigramContains)
 
 

@@ -68,9 +68,9 @@ def run(job) -> ImportJob:
 
 
 def students(school) -> dict:
-    """The school's students by user_id: (name, grade, class, number, avatar, active)."""
+    """The school's students by user_id: (name, grade, class, number, avatar, active, name initials)."""
     rows = Student.objects.filter(school=school).values_list(
-        "user_id", "name", "grade", "class_name", "student_number", "avatar_url", "is_active"
+        "user_id", "name", "grade", "class_name", "student_number", "avatar_url", "is_active", "name_initials"
     )
     return {row[0]: row[1:] for row in rows}
 
@@ -99,6 +99,7 @@ def test_a_large_file_creates_its_students_in_file_order(copy_only, settings):
         "20240005",
         "https://img.example.com/5.png",
         True,
+        "xs",  # 学生: the name's pinyin initials, derived as the file is staged
     )
     ids = list(Student.objects.filter(school=school).order_by("pk").values_list("user_id", flat=True))
     assert ids == [f"wxfp_import_{n:04d}" for n in range(1, 51)]
@@ -121,6 +122,7 @@ def test_a_re_import_writes_only_the_changed_rows(copy_only):
     changed = {u for u in before if after[u].updated_at != before[u].updated_at}
     assert changed == {"wxfp_import_0003", "wxfp_import_0007"}
     assert after["wxfp_import_0003"].name == "改名" and after["wxfp_import_0007"].class_name == "三年级5班"
+    assert (after["wxfp_import_0003"].name_initials, after["wxfp_import_0007"].name_initials) == ("gm", "xs")
     assert all(after[u].pk == before[u].pk and after[u].created_at == before[u].created_at for u in before)
 
 
@@ -147,6 +149,23 @@ def test_columns_missing_from_the_file_keep_their_values(copy_only):
     assert kept.student_number != ""
     new = Student.objects.get(user_id="wxfp_import_0002")
     assert (new.grade, new.student_number, new.avatar_url) == ("", "", "")
+
+
+def test_a_file_without_names_keeps_the_students_initials(copy_only):
+    school = SchoolFactory()
+    kept = StudentFactory(school=school, user_id="wxfp_import_0001", name="王子涵", class_name="一年级1班")
+    job = run(
+        job_of(
+            school,
+            [["wxfp_import_0001", "二年级1班"], ["wxfp_import_0002", "一年级1班"]],  # the new row lacks a name
+            headers=["用户ID", "班级"],
+        )
+    )
+    assert job.status == "failed" and not Student.objects.filter(user_id="wxfp_import_0002").exists()
+    job = run(job_of(school, [["wxfp_import_0001", "二年级1班"]], headers=["用户ID", "班级"]))
+    assert job.status == "done" and job.totals["update"] == 1
+    kept.refresh_from_db()
+    assert (kept.name, kept.class_name, kept.name_initials) == ("王子涵", "二年级1班", "wzh")
 
 
 def test_xlsx_and_gb18030_files_take_the_copy_path_too(copy_only):

@@ -93,6 +93,8 @@ def test_reimport_upserts_without_duplicates(world):
     assert Student.objects.count() == 4
     renamed = Student.objects.get(user_id="wxfp_import_0002")
     assert renamed.name == "改名" and renamed.updated_at > second.updated_at and renamed.created_at == second.created_at
+    # The initials follow the name through the bulk writes (which skip Student.save()).
+    assert (first.name_initials, renamed.name_initials) == ("xs", "gm")
     assert Student.objects.get(user_id="wxfp_import_0001").updated_at == first.updated_at  # unchanged: not written
 
 

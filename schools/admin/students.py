@@ -42,8 +42,13 @@ class StudentAdmin(SchoolScopedAdmin):
     list_filter = ["school", "is_active", "grade", "class_name"]
     # user_id by equality (WeChat's ids are case-sensitive; its unique index serves it), name and
     # student number by a case-insensitive substring (``trigram_contains``: on PostgreSQL the trigram
-    # indexes of migration 0015 serve terms of two characters or more).
-    search_fields = ["user_id__exact", "name__trigram_contains", "student_number__trigram_contains"]
+    # indexes of migrations 0015 and 0018 serve terms of two characters or more), and the name's
+    # pinyin initials (wzh finds 王子涵: ``schools.pinyin``).
+    search_fields = [
+        "user_id__exact", "name__trigram_contains", "name_initials__trigram_contains",
+        "student_number__trigram_contains",
+    ]  # fmt: skip
+    search_help_text = _("Name, its pinyin initials (wzh for 王子涵), student number or face-pay user ID.")
     # The page's schools come in one query by primary key (``get_queryset``), not by a join: joined,
     # PostgreSQL may walk the schools to give the page's order instead of the student index.
     list_select_related = ()  # not False: Django would then join every foreign key of list_display

@@ -14,6 +14,7 @@ from django.contrib.auth.models import Permission
 from django.db import transaction
 
 from schools.models import ApiClient, Device, DeviceGroup, School, StaffMembership, Student
+from schools.pinyin import name_initials
 from schools.services.api_clients import api_client_grant, api_client_issue_secret
 
 DEMO_DIR = Path(__file__).resolve().parent
@@ -88,6 +89,7 @@ def demo_school_load(*, staff_password: str) -> DemoSummary:
                 school=school,
                 user_id=row["user_id"],
                 name=row["name"],
+                name_initials=name_initials(row["name"]),  # bulk_create skips Student.save()
                 grade=row["grade"],
                 class_name=row["class_name"],
                 student_number=row["student_number"],
@@ -97,7 +99,7 @@ def demo_school_load(*, staff_password: str) -> DemoSummary:
         ],
         update_conflicts=True,
         unique_fields=["user_id"],
-        update_fields=["school", "name", "grade", "class_name", "student_number", "avatar_url"],
+        update_fields=["school", "name", "name_initials", "grade", "class_name", "student_number", "avatar_url"],
         batch_size=500,
     )
 

@@ -24,6 +24,8 @@ no key column) goes to the resource path, which reports it as it always has.
 import io
 import operator
 import re
+from collections.abc import Callable
+from typing import ClassVar
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator, RegexValidator
@@ -169,12 +171,16 @@ class CopyImport:
     ``columns``, after ``stage``: the resource's writable columns the file has, in resource order;
     ``precheck``: their ``FieldPrecheck`` (the staging table's ``flagged``).
     ``rows``, after ``stage``: rows staged (the file's records less its blank rows at the end).
+    ``derived``: model attributes computed from a column as it is staged (attr → (source attr,
+    function of its cleaned text)), staged beside it when the file has the source column
+    (``derived_columns``, after ``stage``): students' ``name_initials`` from ``name``.
     """
 
     kind = ""
     resource_class = None
     staging = "roster_rows"
     work_tables: tuple[str, ...] = ()  # the temporary tables ``check`` makes; dropped with the staging table
+    derived: ClassVar[dict[str, tuple[str, Callable[[str], str]]]] = {}
 
     def __init__(self, *, school, job_id: int, file_format: str, deactivate_missing=False, user=None, file_name=""):
         self.school = school
@@ -187,12 +193,13 @@ class CopyImport:
         self.attrs: list[str] = list(self.resource.writable_attrs)
         self.key = self.resource.key_attrs[0]
         self.columns: list[str] = []
+        self.derived_columns: list[str] = []
         self.precheck: FieldPrecheck | None = None
         self.rows = 0
 
     def __enter__(self):
         self.drop_tables(self.staging, *self.work_tables)
-        columns = ", ".join(f"{attr} text NOT NULL DEFAULT ''" for attr in self.attrs)
+        columns = ", ".join(f"{attr} text NOT NULL DEFAULT ''" for attr in [*self.attrs, *self.derived])
         self.execute(
             f"CREATE TEMPORARY TABLE {self.staging} (row_number integer NOT NULL, {columns}, "
             "flagged boolean NOT NULL DEFAULT false)"
@@ -264,8 +271,15 @@ class CopyImport:
         self.columns = [attr for attr, _ in present]
         self.precheck = precheck = FieldPrecheck(self.resource._meta.model, self.attrs, self.columns)
         pick = operator.itemgetter(*[index for _, index in present], 0)  # the columns, and one more: a tuple
-        copy_sql = f"COPY {self.staging} (row_number, {', '.join(self.columns)}, flagged) FROM STDIN"
-        blank = ("",) * len(self.columns)
+        derive = [
+            (attr, self.columns.index(source), function)
+            for attr, (source, function) in self.derived.items()
+            if source in self.columns
+        ]
+        self.derived_columns = [attr for attr, _, _ in derive]
+        staged = ", ".join(self.columns + self.derived_columns)
+        copy_sql = f"COPY {self.staging} (row_number, {staged}, flagged) FROM STDIN"
+        blank = ("",) * (len(self.columns) + len(derive))
 
         def send(batch):
             if not batch:
@@ -290,7 +304,8 @@ class CopyImport:
                     batch.append(range(blank_from, number))
                     blank_from = None
                 values = pick(cleaned)[:-1]
-                batch.append((number, *values, precheck.flags(values)))
+                derived = [function(values[index]) for _, index, function in derive]
+                batch.append((number, *values, *derived, precheck.flags(values)))
             if number % every == 0:
                 send(batch)
                 batch = []

@@ -6,6 +6,7 @@ from django.core.management import call_command
 from django.test import RequestFactory
 
 from schools.models import ApiClient, Device, DeviceGroup, School, Student
+from schools.pinyin import name_initials
 from schools.selectors import api_client_secret_matches
 
 pytestmark = pytest.mark.django_db
@@ -24,6 +25,9 @@ def test_load_demo_loads_a_realistic_school_and_is_idempotent(capsys):
     assert not Device.objects.filter(school=school, call_mode="hardware", group__isnull=True).exists()
     assert set(DeviceGroup.objects.filter(school=school).values_list("model_id", flat=True)) == {"mdl_campusphone_v2"}
     assert all("\u4e00" <= ch <= "\u9fff" for ch in Student.objects.first().name)
+    # Found by pinyin initials too: the demo's students have theirs (bulk_create skips save()).
+    pairs = list(Student.objects.values_list("name", "name_initials"))
+    assert pairs and all(initials and initials == name_initials(name) for name, initials in pairs)
     out = capsys.readouterr().out
     assert "demo-admin" in out and "demo-pass-123" in out
     user = authenticate(RequestFactory().post("/admin/login/"), username="demo-admin", password="demo-pass-123")

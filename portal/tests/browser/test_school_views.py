@@ -1,5 +1,5 @@
 """A teacher reads the portal as a school does (issue 12 §2–4, §6), in Chinese, in a real browser:
-prints a class's letters from the class page, finds a student by name, removes a contact and reads
+prints a class's letters from the class page, finds a student by name or pinyin initials, removes a contact and reads
 the sentence in its history, reads the usage chart. Screenshots in ``screenshots/`` (conftest)."""
 
 import re
@@ -49,7 +49,7 @@ def login(page):
     page.wait_for_url(re.compile(r"/admin/$"))
 
 
-def test_grades_and_classes_in_school_order_and_a_student_found_by_name(page, shot, school):
+def test_grades_and_classes_in_school_order_and_a_student_found_by_name_or_pinyin_initials(page, shot, school):
     login(page)
     page.goto(f"{page.base_url}/admin/schools/student/")
     grades = page.locator("#changelist-filter details").filter(has_text="年级").first
@@ -64,6 +64,13 @@ def test_grades_and_classes_in_school_order_and_a_student_found_by_name(page, sh
     page.wait_for_url(re.compile(r"q="))
     assert page.locator("#result_list tbody tr").count() == 1 and "李思琪" in page.inner_text("#result_list")
     shot("found-by-name")
+
+    page.fill("#searchbar", "wzh")  # 王子涵 by the pinyin initials of her name
+    page.press("#searchbar", "Enter")
+    page.wait_for_url(re.compile(r"q=wzh"))
+    assert page.locator("#result_list tbody tr").count() == 1 and "王子涵" in page.inner_text("#result_list")
+    assert "拼音首字母" in page.inner_text("#changelist-search")  # the search box says it can
+    shot("found-by-pinyin-initials")
 
 
 def test_a_teacher_prints_the_letters_of_a_class(page, shot, school, fake_wechat):

@@ -174,6 +174,21 @@ def test_search_finds_a_student_by_a_part_of_its_name_or_number_and_by_its_whole
         assert list(root.get(URL, {"q": query}).context["cl"].result_list) == [], query
 
 
+def test_a_student_is_found_by_the_pinyin_initials_of_its_name(root):
+    school = SchoolFactory()
+    wanted = StudentFactory(school=school, name="王子涵")
+    zeng = StudentFactory(school=school, name="曾小贤")  # 曾 as a surname: zēng
+    StudentFactory(school=school, name="李思琪")
+
+    def found(query):
+        return list(root.get(URL, {"q": query, "school__id__exact": school.pk}).context["cl"].result_list)
+
+    for query, students in [("wzh", [wanted]), ("WZ", [wanted]), ("zh", [wanted]), ("zxx", [zeng]), ("xx", [zeng])]:
+        assert found(query) == students, query
+    assert found("whz") == [] and found("cxx") == []
+    assert "wzh" in root.get(URL).content.decode()  # the search box tells staff they can
+
+
 def test_trigram_contains_finds_what_icontains_finds():
     names = ["aab", "aaab", "abab", "ba", "AB", "a_b", "a%b", "王诺诺", "诺王"]
     StudentFactory.create_batch(len(names), name=factory.Iterator(names))
@@ -279,8 +294,9 @@ def test_search_of_two_characters_or_more_goes_through_the_trigram_indexes(root,
     response, sqls = student_queries(root, f"?q={term}")
     assert wanted in response.context["cl"].result_list
     plan = explain(page_query(sqls), seqscan=True, indexscan=True)  # left: bitmaps of the indexes that serve it
-    for arm in ("student_name_trgm_idx", "student_student_number_trgm_idx", "Index Cond: ((user_id)::text = "):
-        assert arm in plan, plan  # all three arms of the OR from an index: no scan of the students
+    arms = ("student_name_trgm_idx", "student_name_initials_trgm_idx", "student_student_number_trgm_idx")
+    for arm in (*arms, "Index Cond: ((user_id)::text = "):
+        assert arm in plan, plan  # all four arms of the OR from an index: no scan of the students
     assert "Seq Scan" not in plan
 
 
