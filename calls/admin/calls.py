@@ -12,7 +12,7 @@ from calls.admin.filters import StudentClassFilter
 from calls.models import CallRecord
 from core.admin import MaskedOpenidsMixin, ReadOnlyAdminMixin
 from core.local_time import local_now
-from schools.admin.scoping import SchoolScopedAdmin, SchoolScopedRelatedFilter
+from schools.admin.scoping import SchoolScopedAdmin, SchoolScopedRelatedFilter, StudentClassOrderMixin
 
 
 def _local_iso(value):
@@ -25,7 +25,7 @@ def _local_iso(value):
 
 
 @admin.register(CallRecord)
-class CallRecordAdmin(MaskedOpenidsMixin, ReadOnlyAdminMixin, SchoolScopedAdmin):
+class CallRecordAdmin(StudentClassOrderMixin, MaskedOpenidsMixin, ReadOnlyAdminMixin, SchoolScopedAdmin):
     masked_openids = ("openid",)
     list_display = [
         "started_at", "student", "class_name", "device", "openid", "room_type", "outcome",
@@ -66,7 +66,7 @@ class CallRecordAdmin(MaskedOpenidsMixin, ReadOnlyAdminMixin, SchoolScopedAdmin)
     ]
     readonly_fields = [name for _title, options in fieldsets for name in options["fields"]]
 
-    @admin.display(description=_("class"), ordering="student__class_name")
+    @admin.display(description=_("class"), ordering="student_class_rank")
     def class_name(self, obj):
         return obj.student.class_name
 

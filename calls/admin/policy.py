@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from calls.admin.filters import StudentClassFilter
 from calls.models import CallingWindow, CallPolicy, StudentCallPolicy
-from schools.admin.scoping import SchoolScopedAdmin, SchoolScopedRelatedFilter
+from schools.admin.scoping import SchoolScopedAdmin, SchoolScopedRelatedFilter, StudentClassOrderMixin
 
 
 @admin.register(CallPolicy)
@@ -24,7 +24,7 @@ class CallPolicyAdmin(SchoolScopedAdmin):
 
 
 @admin.register(StudentCallPolicy)
-class StudentCallPolicyAdmin(SchoolScopedAdmin):
+class StudentCallPolicyAdmin(StudentClassOrderMixin, SchoolScopedAdmin):
     list_display = [
         "student",
         "class_name",
@@ -39,7 +39,7 @@ class StudentCallPolicyAdmin(SchoolScopedAdmin):
     list_select_related = ["student"]
     autocomplete_fields = ["student"]
 
-    @admin.display(description=_("class"), ordering="student__class_name")
+    @admin.display(description=_("class"), ordering="student_class_rank")
     def class_name(self, obj):
         return obj.student.class_name
 

@@ -28,7 +28,7 @@ from contacts.services.mini_program_codes import admin_bind_wxacodes_get
 from core.admin import ReadOnlyAdminMixin
 from core.errors import ApplicationError
 from core.nonces import nonce_issue, nonce_spend
-from schools.admin.scoping import SchoolScopedAdmin
+from schools.admin.scoping import SchoolScopedAdmin, StudentClassOrderMixin
 
 MAX_LETTERS = 500  # one request prints at most this many letters (a class is ~50)
 NONCE_SESSION_KEY = "claim_code_letter_nonces"
@@ -151,7 +151,7 @@ class ClaimCodeStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(ClaimCode)
-class ClaimCodeAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
+class ClaimCodeAdmin(StudentClassOrderMixin, ReadOnlyAdminMixin, SchoolScopedAdmin):
     """Who got a claim code, when, until when, and whether it was used or revoked. Never the code:
     only its digest is stored, and even that is not shown. Codes are issued from the student list."""
 
@@ -172,6 +172,6 @@ class ClaimCodeAdmin(ReadOnlyAdminMixin, SchoolScopedAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
 
-    @admin.display(description=_("class"), ordering="student__class_name")
+    @admin.display(description=_("class"), ordering="student_class_rank")
     def student_class(self, obj):
         return obj.student.class_name

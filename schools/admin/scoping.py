@@ -148,6 +148,15 @@ def class_ranks(request, prefix: str = "") -> dict:
     }
 
 
+class StudentClassOrderMixin:
+    """A ModelAdmin of a student's rows (``student``) whose class column sorts in school order, as
+    the student list's does (``class_ranks``): ``ordering="student_class_rank"`` on the column."""
+
+    def get_queryset(self, request):
+        ranks = class_ranks(request, "student")
+        return super().get_queryset(request).annotate(student_class_rank=ranks["class_rank"])
+
+
 _CLASS_FIELDS = {Student._meta.get_field("grade"), Student._meta.get_field("class_name")}
 
 
