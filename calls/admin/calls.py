@@ -4,12 +4,15 @@ import json
 from datetime import datetime
 
 from django.contrib import admin
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from calls.admin.filters import StudentClassFilter
 from calls.models import CallRecord
+from contacts.models import Contact
+from contacts.naming import contact_name
 from core.admin import MaskedOpenidsMixin, ReadOnlyAdminMixin
 from core.local_time import local_now
 from schools.admin.scoping import SchoolScopedAdmin, SchoolScopedRelatedFilter, StudentClassOrderMixin
@@ -28,7 +31,7 @@ def _local_iso(value):
 class CallRecordAdmin(StudentClassOrderMixin, MaskedOpenidsMixin, ReadOnlyAdminMixin, SchoolScopedAdmin):
     masked_openids = ("openid",)
     list_display = [
-        "started_at", "student", "class_name", "device", "openid", "room_type", "outcome",
+        "started_at", "student", "class_name", "contact", "device", "openid", "room_type", "outcome",
         "keep_time", "billed_seconds", "end_reason",
     ]  # fmt: skip
     list_filter = [
@@ -43,7 +46,7 @@ class CallRecordAdmin(StudentClassOrderMixin, MaskedOpenidsMixin, ReadOnlyAdminM
     list_select_related = ["student", "device"]
     show_full_result_count = False
     fieldsets = [
-        (None, {"fields": ["room_id", "school", "device", "student", "parent", "openid"]}),
+        (None, {"fields": ["room_id", "school", "device", "student", "contact", "parent", "openid"]}),
         (
             _("Call"),
             {
@@ -66,9 +69,21 @@ class CallRecordAdmin(StudentClassOrderMixin, MaskedOpenidsMixin, ReadOnlyAdminM
     ]
     readonly_fields = [name for _title, options in fieldsets for name in options["fields"]]
 
+    def get_queryset(self, request):
+        # The parent's relation to the student, when it is (or was) its contact: one subquery, not one per row.
+        relation = Contact.objects.filter(student_id=OuterRef("student_id"), parent_id=OuterRef("parent_id"))
+        return super().get_queryset(request).annotate(relation=Subquery(relation.values("relation")[:1]))
+
     @admin.display(description=_("class"), ordering="student_class_rank")
     def class_name(self, obj):
         return obj.student.class_name
+
+    @admin.display(description=_("contact"))
+    def contact(self, obj):
+        """Who was called, as staff name a contact (王子涵的妈妈; ``contacts.naming``)."""
+        if obj.parent_id is None:
+            return "—"
+        return contact_name(student_name=obj.student.name, relation=getattr(obj, "relation", None) or "")
 
     @admin.display(description=_("events"))
     def events_display(self, obj):

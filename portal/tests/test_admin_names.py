@@ -66,3 +66,15 @@ def test_other_rows_show_the_openid_masked(client, mama):
         html = page(client, *args)
         assert OPENID not in html, args[0]
         assert MASKED in html, args[0]
+
+
+def test_call_records_name_who_was_called_as_the_students_contact(client, mama):
+    student = mama.student
+    device = DeviceFactory(school=student.school)
+    called = make_call(student=student, device=device, openid=OPENID)
+    called.parent = mama.parent
+    called.save(update_fields=["parent"])
+    make_call(student=student, device=device, openid="oNobody0000000000000000000001")  # no parent known
+    html = page(client, "calls_callrecord_changelist")
+    assert html.count("王子涵的妈妈") == 1 and OPENID not in html
+    assert "王子涵的妈妈" in page(client, "calls_callrecord_change", called.pk)
