@@ -200,6 +200,13 @@ def test_positions_follow_commit_order_and_the_cursor_pages_through_them():
     event_emit(school_id=other.pk, type="contact.changed", data={})
     assert outbox_positions_assign() == 6
     assert outbox_positions_assign() == 0
+    positions = list(OutboxEvent.objects.order_by("id").values_list("position", flat=True))
+    assert positions == list(range(1, 7))  # in id order, from 1
+    late = event_emit(school_id=other.pk, type="contact.changed", data={})
+    assert outbox_positions_assign() == 1
+    late.refresh_from_db()
+    assert late.position == 7  # after the last one given
+    late.delete()
 
     page, cursor, more = events_page(client=client, cursor=0, limit=2)
     assert [e.data["i"] for e in page] == [0, 1] and more
