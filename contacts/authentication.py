@@ -1,11 +1,21 @@
 """Bearer-token authentication of the parents' mini-program (``Authorization: Bearer <token>``)."""
 
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
+from core.prepared import prepared
+from core.tokens import token_hash
+
 from .models import ParentToken
+
+
+@prepared
+def _token(*, digest: str) -> QuerySet:
+    # ``ParentToken.token_q`` by its digest (computed by the caller): compiled once per connection.
+    return ParentToken.objects.select_related("parent").filter(token_hash=digest).order_by()[:1]
 
 
 class ParentTokenAuthentication(authentication.BaseAuthentication):
@@ -26,7 +36,8 @@ class ParentTokenAuthentication(authentication.BaseAuthentication):
             raw = header[1].decode("ascii")
         except UnicodeDecodeError as exc:
             raise exceptions.AuthenticationFailed(_("Authorization: the token is malformed.")) from exc
-        token = ParentToken.objects.select_related("parent").filter(ParentToken.token_q(raw)).first()
+        found = _token(digest=token_hash(raw))
+        token = found[0] if found else None
         if token is None or token.revoked_at is not None:
             raise exceptions.AuthenticationFailed(_("Authorization: the token is invalid or revoked; log in again."))
         if token.expires_at <= timezone.now():

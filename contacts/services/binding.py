@@ -13,6 +13,7 @@ every refusal is recorded as a ``BindEvent``.
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -24,6 +25,7 @@ from contacts.services.claim_codes import claim_code_check, claim_code_use
 from contacts.services.parents import parent_voip_scope_lost
 from contacts.services.reconciliation import bindings_reconcile_soon
 from core.errors import Conflict, NotFound
+from core.prepared import prepared
 from schools.models import AuditLog, Student
 from schools.selectors import student_get_active
 from schools.services.audit import audit_log_record
@@ -31,6 +33,30 @@ from schools.services.audit import audit_log_record
 # What a plugin's bindContact event says of the binding the portal reserved (seed 003 §2.5).
 BOUND_TYPES = {BindEvent.Type.SUCCESS, BindEvent.Type.BINDED}
 FAILED_TYPES = {BindEvent.Type.OVERLOAD, BindEvent.Type.EXPIRE, BindEvent.Type.INVALID, BindEvent.Type.AUTH}
+
+
+# The reads every bind makes under the student lock, compiled once per connection (``core.prepared``;
+# bench/bind.py): the rules stay in the QuerySet methods they call.
+@prepared
+def _link_state(*, link_id: int) -> QuerySet:
+    return ShareLink.objects.filter(pk=link_id).order_by().values_list("state", "expires_at")
+
+
+@prepared
+def _served_admin(*, student_id: int, parent_id: int) -> QuerySet:
+    admins = Contact.objects.served().filter(student_id=student_id, parent_id=parent_id, role=Contact.Role.ADMIN)
+    return admins.order_by().values_list("pk", flat=True)[:1]
+
+
+@prepared
+def _contact_of(*, student_id: int, parent_id: int) -> QuerySet:
+    return Contact.objects.filter(student_id=student_id, parent_id=parent_id).order_by()[:1]  # a unique pair
+
+
+@prepared
+def _counted_in_limit(*, student_id: int) -> QuerySet:
+    counted = Contact.objects.in_contact_limit().filter(student_id=student_id).order_by()
+    return counted.values("student_id").annotate(n=Count("pk")).values_list("n", flat=True)
 
 
 def _create_contact(**fields) -> Contact:
@@ -57,7 +83,8 @@ def _reserve(
     as_admin = share_link is None
     if not parent.voip_scope_granted:
         return bind_refusal(BindEvent.Type.AUTH, parent=parent, student=student, share_link=share_link)
-    existing = Contact.objects.filter(student=student, parent=parent).order_by().first()  # unique pair
+    found = _contact_of(student_id=student.pk, parent_id=parent.pk)
+    existing = found[0] if found else None
     if existing is not None and existing.state == Contact.State.PENDING:
         Contact.objects.filter(pk=existing.pk).update(state_changed_at=timezone.now())
         return BindDecision(allowed=True, user_id=student.user_id, contact=existing)
@@ -67,7 +94,7 @@ def _reserve(
         )
     if as_admin and Contact.objects.filter(student=student, role=Contact.Role.ADMIN).exists():
         raise Conflict(_("Another parent is already the admin contact of this student."), code="admin_exists")
-    if Contact.objects.in_contact_limit().filter(student=student).count() >= student.school.contact_limit:
+    if sum(_counted_in_limit(student_id=student.pk)) >= student.school.contact_limit:
         return bind_refusal(BindEvent.Type.OVERLOAD, parent=parent, student=student, share_link=share_link)
     contact = _create_contact(
         student=student,
@@ -128,10 +155,8 @@ def share_link_bind(*, parent: Parent, token: str, relation: str = "") -> BindDe
         if link is None:
             return bind_refusal(BindEvent.Type.INVALID, parent=parent, student=None)
         student = student_lock(student_id=link.student_id)
-        link.refresh_from_db(fields=["state", "expires_at"])
-        issuer_is_admin = (
-            Contact.objects.served().filter(student=student, parent_id=link.issued_by_id, role=Contact.Role.ADMIN)
-        ).exists()
+        [(link.state, link.expires_at)] = _link_state(link_id=link.pk)  # as it is now, under the lock
+        issuer_is_admin = bool(_served_admin(student_id=student.pk, parent_id=link.issued_by_id))
         if link.state == ShareLink.State.REVOKED or not student.is_active_in_active_school or not issuer_is_admin:
             return bind_refusal(BindEvent.Type.INVALID, parent=parent, student=student, share_link=link)
         if link.state == ShareLink.State.EXPIRED or timezone.now() >= link.expires_at:

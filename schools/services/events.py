@@ -36,11 +36,12 @@ from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import Max
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.errors import ApplicationError
+from core.prepared import prepared
 from schools.models import OutboxEvent, WebhookDelivery, WebhookEndpoint
 from schools.selectors import event_payload
 
@@ -77,7 +78,7 @@ def events_emit(
         ]
     )
     receivers: dict[int, list[int]] = defaultdict(list)  # school pk → endpoint pks
-    for endpoint_id, school_id in WebhookEndpoint.objects.receiving({event.school_id for event in events}):
+    for endpoint_id, school_id in _receivers(school_ids=sorted({event.school_id for event in events})):
         receivers[school_id].append(endpoint_id)
     deliveries = WebhookDelivery.objects.bulk_create(
         [
@@ -89,6 +90,12 @@ def events_emit(
     ids = [d.pk for d in deliveries]
     transaction.on_commit(lambda: deliveries_queue(ids))
     return events
+
+
+@prepared
+def _receivers(*, school_ids: list[int]) -> QuerySet:
+    # Compiled once per connection and number of schools: every audited change asks (bench/bind.py).
+    return WebhookEndpoint.objects.receiving(school_ids)
 
 
 def event_emit(*, school_id: int, type: str, data: dict, now: datetime | None = None) -> OutboxEvent:
@@ -118,13 +125,28 @@ def outbox_positions_assign() -> int:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [POSITION_LOCK])
-    waiting = list(OutboxEvent.objects.filter(position__isnull=True).order_by("id").values_list("id", flat=True))
+    waiting = _waiting_events()
     if not waiting:
         return 0
-    last = OutboxEvent.objects.aggregate(last=Max("position"))["last"] or 0
+    last = (_last_position() or [0])[0]
+    if len(waiting) == 1:  # the usual case, after each change's commit: no CASE to build
+        OutboxEvent.objects.filter(pk=waiting[0]).update(position=last + 1)
+        return 1
     events = [OutboxEvent(pk=event_id, position=last + offset) for offset, event_id in enumerate(waiting, start=1)]
     OutboxEvent.objects.bulk_update(events, ["position"], batch_size=1000)
     return len(events)
+
+
+# Read after every change's commit (bench/bind.py): compiled once per connection.
+@prepared
+def _waiting_events() -> QuerySet:
+    return OutboxEvent.objects.filter(position__isnull=True).order_by("id").values_list("id", flat=True)
+
+
+@prepared
+def _last_position() -> QuerySet:
+    given = OutboxEvent.objects.filter(position__isnull=False)
+    return given.order_by("-position").values_list("position", flat=True)[:1]  # max(position), by its index
 
 
 # --- Delivering ----------------------------------------------------------------------------------
