@@ -304,6 +304,7 @@ class Student(models.Model):
         _("name initials"),
         max_length=64,
         blank=True,
+        db_default="",  # rows written by raw SQL (bulk loads, benchmarks) get none: found by name only
         editable=False,
         help_text=_("The name's pinyin initials (王子涵: wzh), written with the name; staff search by them."),
     )

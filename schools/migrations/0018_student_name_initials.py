@@ -11,32 +11,24 @@ from core.lookups import Doubled
 from core.migration_operations import AddIndexOnPostgreSQL
 from schools.pinyin import name_initials
 
-BATCH = 5000
+BATCH = 1000
 
 
 def fill_name_initials(apps, schema_editor):
     student_model = apps.get_model("schools", "Student")
-    connection = schema_editor.connection
-    table = connection.ops.quote_name(student_model._meta.db_table)
     last = 0
     while True:
-        rows = list(
-            student_model.objects.filter(pk__gt=last, name_initials="")
-            .exclude(name="")
-            .order_by("pk")
-            .values_list("pk", "name")[:BATCH]
+        batch = list(
+            student_model.objects.filter(pk__gt=last, name_initials="").exclude(name="").order_by("pk").only("name")[
+                :BATCH
+            ]
         )
-        if not rows:
+        if not batch:
             return
-        values = ", ".join(["(%s, %s)"] * len(rows))
-        params = [value for pk, name in rows for value in (pk, name_initials(name))]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} SET name_initials = v.initials FROM (VALUES {values}) AS v (id, initials) "
-                f"WHERE {table}.id = v.id",
-                params,
-            )
-        last = rows[-1][0]
+        for student in batch:
+            student.name_initials = name_initials(student.name)
+        student_model.objects.bulk_update(batch, ["name_initials"])
+        last = batch[-1].pk
 
 
 class Migration(migrations.Migration):

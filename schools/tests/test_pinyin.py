@@ -51,3 +51,16 @@ def test_the_migration_fills_the_initials_of_the_students_there_are(monkeypatch)
     assert list(Student.objects.order_by("pk").values_list("name_initials", flat=True)) == [
         "wzh", "lsq", "zhy", "lxy", "cyn",
     ]  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_a_student_written_by_raw_sql_gets_empty_initials_from_the_database():
+    school = StudentFactory().school  # bulk loads and benchmarks write students without the ORM
+    table = connection.ops.quote_name(Student._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (school_id, user_id, name, grade, class_name, student_number, avatar_url,"
+            " is_active, created_at, updated_at) VALUES (%s, 'wxfp_raw', '王子涵', '', '', '', '', true, %s, %s)",
+            [school.pk, "2026-01-01T00:00:00Z", "2026-01-01T00:00:00Z"],
+        )
+    assert Student.objects.get(user_id="wxfp_raw").name_initials == ""
