@@ -6,9 +6,7 @@ the contact limit holds and a transfer never leaves zero or two admins. Locks ar
 order (student, then contacts) to avoid deadlocks.
 """
 
-from django.db import connection
 from django.db.models import QuerySet
-from django.db.transaction import TransactionManagementError
 
 from core.prepared import prepared
 from schools.models import Student
@@ -20,11 +18,9 @@ def _student_locked(*, student_id: int) -> QuerySet:
 
 
 def student_lock(*, student_id: int) -> Student:
-    """``SELECT … FOR UPDATE`` the student row (with its school); call inside a transaction.
-    Raises ``Student.DoesNotExist`` as ``get`` does; ``TransactionManagementError`` outside a
-    transaction (compiled once per connection: Django's own check runs only when compiling)."""
-    if connection.get_autocommit():
-        raise TransactionManagementError("student_lock: select_for_update cannot be used outside of a transaction.")
+    """``SELECT … FOR UPDATE`` the student row (with its school); call inside a transaction
+    (``TransactionManagementError`` outside one, as ``select_for_update`` raises). Raises
+    ``Student.DoesNotExist`` as ``get`` does."""
     found = _student_locked(student_id=student_id)
     if not found:
         raise Student.DoesNotExist(f"Student matching pk={student_id} does not exist.")

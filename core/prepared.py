@@ -46,6 +46,7 @@ from django.db.models.query import (
     ValuesListIterable,
     get_related_populators,
 )
+from django.db.transaction import TransactionManagementError
 
 _SCALARS = (str, int, datetime)
 _ALL: "weakref.WeakSet[PreparedQuery]" = weakref.WeakSet()
@@ -92,11 +93,12 @@ class _Markers:
 class _Compiled:
     """One compilation: the SQL, where each argument goes in its parameters, and how rows become results."""
 
-    def __init__(self, sql, params, slots, make_results):
+    def __init__(self, sql, params, slots, make_results, for_update=False):
         self.sql = sql
         self.params = params  # the compiled parameters, markers in place
         self.slots = slots  # [(parameter index, argument name, index in a list argument or None)]
         self.make_results = make_results
+        self.for_update = for_update  # SELECT … FOR UPDATE: only inside a transaction, as Django checks
 
 
 class PreparedQuery:
@@ -128,6 +130,9 @@ class PreparedQuery:
             compiled = per_connection[key] = self._compile(connection, kwargs)
         if compiled.sql is None:
             return []
+        if compiled.for_update and connection.get_autocommit():
+            # Django checks this when it compiles, so once per connection here: checked on every call.
+            raise TransactionManagementError("select_for_update cannot be used outside of a transaction.")
         params = list(compiled.params)
         adapt = connection.ops.adapt_datetimefield_value
         for index, name, item in compiled.slots:
@@ -179,7 +184,8 @@ class PreparedQuery:
                     raise ImproperlyConfigured(
                         f"@prepared {self.build.__qualname__}: argument {name!r} does not reach the SQL unchanged"
                     )
-        return _Compiled(sql, tuple(params), slots, _results(queryset, compiler))
+        for_update = queryset.query.select_for_update and connection.features.has_select_for_update
+        return _Compiled(sql, tuple(params), slots, _results(queryset, compiler), for_update)
 
     @staticmethod
     def _slots(connection, params, stand_ins) -> list[tuple[int, str, int | None]]:

@@ -8,7 +8,9 @@ from datetime import datetime, timedelta
 import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, transaction
 from django.db.models import Count, QuerySet
+from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
 from core.prepared import prepared
@@ -140,3 +142,21 @@ def test_unsupported_builders_are_refused():
         @prepared
         def by_flag(*, flag: bool) -> QuerySet:
             return User.objects.filter(is_staff=flag)
+
+
+@prepared
+def locked_groups(*, name: str) -> QuerySet:
+    return Group.objects.select_for_update().filter(name=name)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_locking_query_refuses_to_run_outside_a_transaction_every_time():
+    Group.objects.create(name="teachers")
+    with transaction.atomic():
+        assert [g.name for g in locked_groups(name="teachers")] == ["teachers"]  # compiled here
+    if connection.features.has_select_for_update:
+        for _ in range(2):  # not only when compiling, as Django's own check would be
+            with pytest.raises(TransactionManagementError):
+                locked_groups(name="teachers")
+    else:
+        assert [g.name for g in locked_groups(name="teachers")] == ["teachers"]  # as Django: no lock
