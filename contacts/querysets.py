@@ -5,7 +5,7 @@ share link, bind event or claim code reaches its school through its student, a p
 its contacts.
 """
 
-from django.db.models import F, Q
+from django.db.models import F, Q, Subquery
 from django.utils import timezone
 
 from schools.querysets import SchoolScopedQuerySet, active_q
@@ -34,6 +34,12 @@ class ContactQuerySet(SchoolScopedQuerySet):
         reservation holds its place; a contact missing at WeChat or on its way out is still bound
         there, or may be again). The binding services and ``contacts.invariants`` count these."""
         return self.all()
+
+    def relation_of(self, **lookups) -> Subquery:
+        """The relation (妈妈) of the contact ``lookups`` name (``student_id=OuterRef(…)`` and the parent
+        by ``parent_id`` or ``parent__openid``), as a subquery: how a list of rows that name a parent
+        beside a student (call records, bind events) names it as a contact, one query for the page."""
+        return Subquery(self.filter(**lookups).order_by().values("relation")[:1])
 
     def remaining(self):
         """Contacts not on their way out: a removal pending at WeChat (``removing``) left out. What a

@@ -4,7 +4,7 @@ import json
 from datetime import datetime
 
 from django.contrib import admin
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -70,9 +70,8 @@ class CallRecordAdmin(StudentClassOrderMixin, MaskedOpenidsMixin, ReadOnlyAdminM
     readonly_fields = [name for _title, options in fieldsets for name in options["fields"]]
 
     def get_queryset(self, request):
-        # The parent's relation to the student, when it is (or was) its contact: one subquery, not one per row.
-        relation = Contact.objects.filter(student_id=OuterRef("student_id"), parent_id=OuterRef("parent_id"))
-        return super().get_queryset(request).annotate(relation=Subquery(relation.values("relation")[:1]))
+        relation = Contact.objects.relation_of(student_id=OuterRef("student_id"), parent_id=OuterRef("parent_id"))
+        return super().get_queryset(request).annotate(relation=relation)
 
     @admin.display(description=_("class"), ordering="student_class_rank")
     def class_name(self, obj):

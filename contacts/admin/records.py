@@ -1,7 +1,7 @@
 """What parents did, read-only: contacts, share links and bindContact events."""
 
 from django.contrib import admin
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef
 from django.utils.translation import gettext_lazy as _
 
 from contacts.admin.filters import ShareLinkValidityFilter
@@ -57,9 +57,8 @@ class BindEventAdmin(MaskedOpenidsMixin, ReadOnlyAdminMixin, SchoolScopedAdmin):
     show_full_result_count = False
 
     def get_queryset(self, request):
-        # The parent's relation to the student, when it is (or was) its contact: one subquery, not one per row.
-        relation = Contact.objects.filter(student_id=OuterRef("student_id"), parent__openid=OuterRef("openid"))
-        return super().get_queryset(request).annotate(relation=Subquery(relation.values("relation")[:1]))
+        relation = Contact.objects.relation_of(student_id=OuterRef("student_id"), parent__openid=OuterRef("openid"))
+        return super().get_queryset(request).annotate(relation=relation)
 
     @admin.display(description=_("what happened"))
     def sentence(self, event):
