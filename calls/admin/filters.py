@@ -7,19 +7,19 @@ from django.utils.translation import gettext_lazy as _
 
 from calls.selectors.reports import GROUPINGS
 from core.local_time import local_midnight, local_today
-from schools.selectors import class_vocabulary
-from schools.tenancy import staff_school_id
+from schools.admin.scoping import list_class_vocabulary
 
 
 class StudentClassFilter(admin.SimpleListFilter):
     """The student's class; the choices are the classes of the staff user's school (every school's for
-    a superuser), in school order (``class_vocabulary``)."""
+    a superuser), in school order: the list's vocabulary (``list_class_vocabulary``), read once per
+    request with the class column's order (``StudentClassOrderMixin``)."""
 
     title = _("class")
     parameter_name = "class"
 
     def lookups(self, request, model_admin):
-        names = class_vocabulary(school_id=staff_school_id(request.user)).class_names
+        names = list_class_vocabulary(request, "student").class_names
         return [(name, name) for name in names if name]
 
     def queryset(self, request, queryset):

@@ -3,6 +3,8 @@ list does: 一年级2班 before 一年级10班 before 二年级1班 (``schools.a
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from calls.models import CallRecord, StudentCallPolicy
@@ -47,5 +49,8 @@ def test_the_class_column_sorts_in_school_order(client, model):
         == "student_class_rank"
     ]
     for direction, expected in [("", SCHOOL_ORDER), ("-", SCHOOL_ORDER[::-1])]:
-        shown = client.get(url, {"o": f"{direction}{column}"}).context["cl"].result_list
+        with CaptureQueriesContext(connection) as queries:
+            shown = client.get(url, {"o": f"{direction}{column}"}).context["cl"].result_list
         assert [row.student.class_name for row in shown] == expected, direction
+        # The school's classes read once, for the order and for the class filter's choices alike.
+        assert len([q for q in queries.captured_queries if "vocabulary" in q["sql"]]) == 1
