@@ -279,9 +279,9 @@ class Student(models.Model):
     also gives a school's grades and classes (``schools.selectors.class_vocabulary``);
     ``student_grade_class_idx`` gives every school's vocabulary and counts a grade or a class
     (a few hundred distinct pairs: deduplicated, the index is small). On PostgreSQL, migration 0015
-    adds GIN trigram indexes on ``name`` and ``student_number`` (0018 on ``name_initials``; upper-cased, each character
-    doubled: ``core.lookups``), which serve the admin's search (``trigram_contains``; ``user_id``
-    by equality) for terms of two characters or more. They are not in ``Meta.indexes`` because SQLite (``make run``) has
+    adds GIN trigram indexes on ``name`` and ``student_number``, 0018 on ``name_initials``
+    (upper-cased, each character doubled: ``core.lookups``), which serve the admin's search
+    (``trigram_contains``; ``user_id`` by equality) for terms of two characters or more. They are not in ``Meta.indexes`` because SQLite (``make run``) has
     no GIN and would rebuild them with the table.
     """
 

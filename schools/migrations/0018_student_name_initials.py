@@ -1,7 +1,8 @@
-# Students found by their names' pinyin initials (issue 12 §6): the column, filled for the students
-# there are (schools.pinyin, BATCH rows per UPDATE, each committed on its own: the table stays
-# writable, and a rerun fills what is left), and on PostgreSQL its GIN trigram index like name's
-# (migration 0015), built concurrently; hence atomic = False.
+# Students found by their names' pinyin initials (issue 12 §6): the column (rows written by raw SQL
+# get the database default ""), filled for the students there are (schools.pinyin, BATCH rows per
+# UPDATE, each committed on its own: the table stays writable, and a rerun fills what is left), and
+# on PostgreSQL its GIN trigram index like name's (migration 0015), built concurrently; hence
+# atomic = False.
 
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import migrations, models
@@ -44,6 +45,7 @@ class Migration(migrations.Migration):
             name="name_initials",
             field=models.CharField(
                 blank=True,
+                db_default="",
                 editable=False,
                 help_text="The name's pinyin initials (王子涵: wzh), written with the name; staff search by them.",
                 max_length=64,
