@@ -281,8 +281,9 @@ class Student(models.Model):
     (a few hundred distinct pairs: deduplicated, the index is small). On PostgreSQL, migration 0015
     adds GIN trigram indexes on ``name`` and ``student_number``, 0018 on ``name_initials``
     (upper-cased, each character doubled: ``core.lookups``), which serve the admin's search
-    (``trigram_contains``; ``user_id`` by equality) for terms of two characters or more. They are not in ``Meta.indexes`` because SQLite (``make run``) has
-    no GIN and would rebuild them with the table.
+    (``trigram_contains``; ``user_id`` by equality) for terms of two characters or more. They are
+    not in ``Meta.indexes`` because SQLite (``make run``) has no GIN and would rebuild them with
+    the table.
     """
 
     school = models.ForeignKey(
